@@ -1,0 +1,34 @@
+import { createInterface } from 'node:readline';
+import { loadModel } from '../server.ts';
+import { resolveModel } from '../registry/local.ts';
+import { type Command, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelSelection, printJson, UsageError } from './args.ts';
+
+export const predictCommand: Command = {
+  name: 'predict',
+  summary: 'Classify a text (or each line of stdin with "-") and print the prediction as JSON.',
+  usage: 'msg-cls predict TEXT | msg-cls predict - < lines.txt  [--name NAME] [--alias ALIAS | --version N]',
+  help: `
+  TEXT             the text to classify; "-" reads one text per line from stdin and prints JSON lines
+${MODEL_OPTIONS_HELP}`,
+  options: { ...MODEL_OPTIONS },
+  allowPositionals: true,
+  async run(values, positionals) {
+    if (positionals.length !== 1) {
+      throw new UsageError('give exactly one TEXT argument (quote it), or "-" to read lines from stdin');
+    }
+    const sel = modelSelection(values);
+    const ref = await resolveModel(sel.registry, sel.name, { alias: sel.alias, version: sel.version });
+    const model = await loadModel(ref);
+    const predict = (text: string) => ({ ...model.classifier.predict(text), model: model.info });
+    if (positionals[0] !== '-') {
+      if (positionals[0].trim() === '') throw new UsageError('TEXT is empty: give a non-empty text');
+      printJson(predict(positionals[0]));
+      return 0;
+    }
+    for await (const line of createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
+      if (line.trim() === '') continue;
+      process.stdout.write(`${JSON.stringify(predict(line))}\n`);
+    }
+    return 0;
+  },
+};

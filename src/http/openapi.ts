@@ -1,0 +1,119 @@
+// GET /openapi.json and the interactive docs at GET /docs.
+//
+// The OpenAPI document is built from the routes' own JSON schemas (collected with Fastify's onRoute
+// hook), on the first request for it rather than at start-up: @fastify/swagger + @fastify/swagger-ui
+// did the same but added ~100 ms to a 400 ms cold-start budget. The docs page is Swagger UI, served
+// from the swagger-ui-dist package's files.
+
+import { createReadStream } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { FastifyInstance, RouteOptions } from 'fastify';
+
+declare module 'fastify' {
+  interface FastifySchema {
+    /** One line for the API docs. */
+    summary?: string;
+    description?: string;
+    /** Leave the route out of /openapi.json. */
+    hide?: boolean;
+  }
+}
+
+type RouteSchema = {
+  summary?: string;
+  description?: string;
+  hide?: boolean;
+  body?: unknown;
+  response?: Record<string, { description?: string } & Record<string, unknown>>;
+};
+
+export type ApiInfo = { title: string; version: string; description: string };
+
+const STATUS_TEXT: Record<string, string> = {
+  '200': 'OK',
+  '202': 'Accepted',
+  '4xx': 'Client error: the body says what was wrong and how to fix it',
+  '503': 'Not ready',
+};
+
+function responseEntry(status: string, schema: { description?: string } & Record<string, unknown>) {
+  const { description, ...rest } = schema;
+  return {
+    description: description ?? STATUS_TEXT[status] ?? 'Response',
+    content: { 'application/json': { schema: rest } },
+  };
+}
+
+export function buildOpenApi(routes: readonly RouteOptions[], info: ApiInfo): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    const schema = (route.schema ?? {}) as RouteSchema;
+    if (schema.hide) continue;
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter((m) => m !== 'HEAD');
+    for (const method of methods) {
+      const op: Record<string, unknown> = {};
+      if (schema.summary) op.summary = schema.summary;
+      if (schema.description) op.description = schema.description;
+      if (schema.body) {
+        op.requestBody = { required: true, content: { 'application/json': { schema: schema.body } } };
+      }
+      op.responses = Object.fromEntries(
+        Object.entries(schema.response ?? { 200: {} }).map(([status, s]) => [status.toUpperCase(), responseEntry(status, s)]),
+      );
+      paths[route.url] ??= {};
+      paths[route.url][method.toLowerCase()] = op;
+    }
+  }
+  return { openapi: '3.1.0', info, paths };
+}
+
+const DOCS_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>API docs</title>
+<link rel="stylesheet" href="/docs/static/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script>window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui' });</script>
+</body>
+</html>
+`;
+
+const STATIC_FILES: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+};
+
+/** Registers /openapi.json and /docs. Call before the routes to document are added. */
+export function docsRoutes(app: FastifyInstance, info: ApiInfo): void {
+  const routes: RouteOptions[] = [];
+  app.addHook('onRoute', (route) => {
+    routes.push(route);
+  });
+  let document: string | undefined;
+  const hidden = { schema: { hide: true } };
+
+  app.get('/openapi.json', hidden, (_request, reply) => {
+    document ??= JSON.stringify(buildOpenApi(routes, info));
+    return reply.type('application/json; charset=utf-8').send(document);
+  });
+
+  app.get('/docs', hidden, (_request, reply) => reply.type('text/html; charset=utf-8').send(DOCS_HTML));
+
+  let assetsDir: string | undefined;
+  app.get<{ Params: { file: string } }>('/docs/static/:file', hidden, (request, reply) => {
+    const type = STATIC_FILES[request.params.file];
+    if (type === undefined) {
+      return reply.code(404).send({ error: 'not_found', detail: `no docs asset ${request.params.file}`, request_id: request.id });
+    }
+    assetsDir ??= dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+    return reply
+      .type(type)
+      .header('cache-control', 'public, max-age=86400')
+      .send(createReadStream(join(assetsDir, request.params.file)));
+  });
+}

@@ -1,0 +1,82 @@
+// Liveness, readiness and health. They answer different questions, for different callers:
+//   /alive  — can the process answer at all? (liveness: a supervisor restarts us when it fails)
+//   /ready  — should traffic come here? (readiness: model loaded and warmed up, not shutting down)
+//   /health — the same as /ready, with the details a human wants to see.
+
+import type { FastifyInstance } from 'fastify';
+import { SERVICE_VERSION } from '../../version.ts';
+import type { ServiceState } from '../state.ts';
+
+const statusSchema = {
+  type: 'object',
+  properties: { status: { type: 'string' }, reason: { type: 'string' } },
+  required: ['status'],
+} as const;
+
+const healthSchema = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', enum: ['ok', 'starting', 'stopping'] },
+    reason: { type: 'string' },
+    model: {
+      type: 'object',
+      properties: {
+        name: { type: 'string' },
+        version: { type: 'string' },
+        alias: { type: ['string', 'null'] },
+        loaded_at: { type: 'string' },
+      },
+    },
+    uptime_s: { type: 'number' },
+    version: { type: 'string' },
+  },
+  required: ['status', 'uptime_s', 'version'],
+} as const;
+
+export function healthRoutes(app: FastifyInstance, state: ServiceState): void {
+  app.get(
+    '/alive',
+    { schema: { summary: 'Liveness: 200 whenever the process can answer', response: { 200: statusSchema } } },
+    () => ({ status: 'ok' }),
+  );
+
+  app.get(
+    '/ready',
+    {
+      schema: {
+        summary: 'Readiness: 200 once the model is loaded and warmed up; 503 before that and while shutting down',
+        response: { 200: statusSchema, 503: statusSchema },
+      },
+    },
+    (_request, reply) => {
+      if (state.phase === 'ready') return { status: 'ok' };
+      return reply.code(503).send({ status: state.phase, reason: state.reason });
+    },
+  );
+
+  app.get(
+    '/health',
+    {
+      schema: {
+        summary: 'Health details: model, uptime, version; 503 with the reason when not ready',
+        response: { 200: healthSchema, 503: healthSchema },
+      },
+    },
+    (_request, reply) => {
+      const m = state.model;
+      const body = {
+        status: state.phase === 'ready' ? 'ok' : state.phase,
+        reason: state.phase === 'ready' ? undefined : state.reason,
+        model: m && {
+          name: m.ref.name,
+          version: m.ref.version,
+          alias: m.ref.alias ?? null,
+          loaded_at: m.loadedAt.toISOString(),
+        },
+        uptime_s: Math.round((Date.now() - state.startedAt) / 100) / 10,
+        version: SERVICE_VERSION,
+      };
+      return reply.code(state.phase === 'ready' ? 200 : 503).send(body);
+    },
+  );
+}

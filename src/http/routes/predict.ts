@@ -1,0 +1,106 @@
+// POST /predict — the hot path. One text or a batch in, label + probabilities out.
+
+import type { FastifyInstance } from 'fastify';
+import type { Prediction } from '../../model/types.ts';
+import { errorSchema, HttpError } from '../errors.ts';
+import type { ServiceState } from '../state.ts';
+
+export type PredictOptions = { maxBatch: number; maxTextChars: number };
+
+type PredictBody = { text?: string; texts?: string[] };
+
+const predictionSchema = {
+  type: 'object',
+  properties: {
+    label: { type: 'string', description: 'The most probable label.' },
+    proba: { type: 'number', description: 'Probability of `label`.' },
+    probabilities: {
+      type: 'object',
+      additionalProperties: { type: 'number' },
+      description: 'Probability of every label.',
+    },
+  },
+  required: ['label', 'proba', 'probabilities'],
+} as const;
+
+const modelSchema = {
+  type: 'object',
+  properties: { name: { type: 'string' }, version: { type: 'string' } },
+  required: ['name', 'version'],
+} as const;
+
+const NON_SPACE = /\S/;
+
+export function predictRoutes(app: FastifyInstance, state: ServiceState, opts: PredictOptions): void {
+  const text = { type: 'string', minLength: 1, maxLength: opts.maxTextChars } as const;
+  app.post<{ Body: PredictBody }>(
+    '/predict',
+    {
+      schema: {
+        summary: 'Classify one text or a batch of texts',
+        description: `Send {"text": "..."} for one prediction or {"texts": [...]} (up to ${opts.maxBatch}) for a batch, in order. Texts are limited to ${opts.maxTextChars} characters.`,
+        body: {
+          type: 'object',
+          properties: {
+            text: { ...text, description: 'The text to classify.', examples: ['Buy cheap iPhone'] },
+            texts: { type: 'array', minItems: 1, maxItems: opts.maxBatch, items: text, description: 'Texts to classify.' },
+          },
+        },
+        response: {
+          200: {
+            description: 'A prediction (for `text`) or a list of them (for `texts`).',
+            type: 'object',
+            properties: {
+              ...predictionSchema.properties,
+              predictions: { type: 'array', items: predictionSchema },
+              model: modelSchema,
+              request_id: { type: 'string' },
+            },
+            required: ['model', 'request_id'],
+          },
+          '4xx': errorSchema,
+          503: errorSchema,
+        },
+      },
+    },
+    (request, reply) => {
+      const model = state.model;
+      if (model === undefined || state.phase === 'starting') {
+        throw new HttpError(503, 'not_ready', `the model is not loaded yet (${state.reason}); retry shortly or poll /ready`);
+      }
+      const body = request.body;
+      if (body.text !== undefined) {
+        if (body.texts !== undefined) {
+          throw new HttpError(400, 'ambiguous_request', 'send either "text" or "texts", not both');
+        }
+        if (!NON_SPACE.test(body.text)) {
+          throw new HttpError(400, 'empty_text', 'body.text has no visible characters: send a non-empty text');
+        }
+        const p = model.classifier.predict(body.text);
+        return {
+          label: p.label,
+          proba: p.proba,
+          probabilities: p.probabilities,
+          model: model.info,
+          request_id: request.id,
+        };
+      }
+      if (body.texts !== undefined) {
+        const texts = body.texts;
+        const predictions: Prediction[] = new Array(texts.length);
+        for (let i = 0; i < texts.length; i++) {
+          if (!NON_SPACE.test(texts[i])) {
+            throw new HttpError(400, 'empty_text', `body.texts.${i} has no visible characters: send non-empty texts`);
+          }
+        }
+        for (let i = 0; i < texts.length; i++) predictions[i] = model.classifier.predict(texts[i]);
+        return { predictions, model: model.info, request_id: request.id };
+      }
+      throw new HttpError(
+        400,
+        'missing_text',
+        'the body has neither "text" nor "texts": send {"text": "..."} or {"texts": ["...", ...]}',
+      );
+    },
+  );
+}

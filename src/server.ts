@@ -1,0 +1,89 @@
+// The server lifecycle: resolve the model, listen, load and warm the model up, turn ready; and on
+// stop, turn unready, drain in-flight requests and close within the shutdown deadline.
+
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import { buildApp } from './http/app.ts';
+import { createState, type LoadedModel, type ServiceState } from './http/state.ts';
+import { loadClassifier } from './model/load.ts';
+import { type ModelRef, resolveModel } from './registry/local.ts';
+
+export type RunningServer = {
+  app: FastifyInstance;
+  state: ServiceState;
+  /** The URL the server listens on, e.g. http://127.0.0.1:8000 */
+  url: string;
+  /** Turns unready, stops accepting connections, waits for in-flight requests (up to the deadline). */
+  stop(reason: string): Promise<{ drained: boolean }>;
+};
+
+// Warm-up inputs: exercise the featurizer's paths (ASCII, Unicode, digits, URLs) before /ready says yes.
+const WARM_UP_TEXTS = [
+  'Buy cheap iPhone now!!! Visit http://example.com/offer?id=123',
+  'Hi Anna, are we still on for lunch tomorrow at 12:30?',
+  'Réunion déplacée à jeudi — merci de confirmer. 会议改到星期四。',
+];
+
+export async function loadModel(ref: ModelRef): Promise<LoadedModel> {
+  const { classifier, manifest } = await loadClassifier(ref.dir);
+  for (let i = 0; i < 200; i++) classifier.predict(WARM_UP_TEXTS[i % WARM_UP_TEXTS.length]);
+  return { classifier, manifest, ref, loadedAt: new Date(), info: { name: ref.name, version: ref.version } };
+}
+
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  // Resolving first makes a wrong MODEL_NAME/MODEL_ALIAS/MODEL_REGISTRY fail before we listen.
+  const ref = await resolveModel(config.registry, config.modelName, {
+    alias: config.modelAlias,
+    version: config.modelVersion,
+  });
+  const state = createState();
+  const app = await buildApp({ config, state, logger });
+  const url = await app.listen({ port: config.port, host: config.host, listenTextResolver: () => '' });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const localUrl = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
+  logger.info({ url: url || localUrl, host: config.host, port }, 'listening');
+
+  const started = performance.now();
+  try {
+    state.model = await loadModel(ref);
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  state.phase = 'ready';
+  state.reason = '';
+  logger.info(
+    {
+      model: { name: ref.name, version: ref.version, alias: ref.alias ?? null },
+      load_ms: Math.round(performance.now() - started),
+    },
+    'model loaded; ready',
+  );
+
+  let stopping: Promise<{ drained: boolean }> | undefined;
+  const stop = (reason: string): Promise<{ drained: boolean }> => {
+    stopping ??= (async () => {
+      state.phase = 'stopping';
+      state.reason = reason;
+      logger.info({ reason, timeout_ms: config.shutdownTimeoutMs }, 'shutting down: draining in-flight requests');
+      const stopAt = performance.now() + config.shutdownTimeoutMs;
+      if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), Math.max(0, stopAt - performance.now()));
+      });
+      const drained = await Promise.race([app.close().then(() => true), deadline]);
+      clearTimeout(timer);
+      if (!drained) {
+        app.server.closeAllConnections();
+        logger.warn({ timeout_ms: config.shutdownTimeoutMs }, 'shutdown deadline reached; closed remaining connections');
+      }
+      return { drained };
+    })();
+    return stopping;
+  };
+
+  return { app, state, url: localUrl, stop };
+}
