@@ -3,9 +3,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
-import { type RunningServer, startServer } from '../../src/server.ts';
+import { createObservability, type RunningServer, startServer } from '../../src/server.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const DEFAULT_REGISTRY = fileURLToPath(new URL('../../models', import.meta.url));
@@ -26,10 +25,10 @@ export class LogCapture extends Writable {
 export type TestServer = RunningServer & { logs: LogCapture; close(): Promise<void> };
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MODEL_REGISTRY: DEFAULT_REGISTRY, ...env });
+  const fullEnv = { PORT: '0', HOST: '127.0.0.1', MODEL_REGISTRY: DEFAULT_REGISTRY, ...env };
+  const config = loadConfig(fullEnv);
   const logs = new LogCapture();
-  const logger = pino({ level: 'info' }, logs);
-  const server = await startServer(config, logger);
+  const server = await startServer(config, await createObservability(config, { env: fullEnv, destination: logs }));
   return Object.assign(server, {
     logs,
     async close() {

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createState } from '../../src/http/state.ts';
+import { createObservability } from '../../src/server.ts';
 import { json, postJson, spawnCli, spawnServer } from '../helpers/server.ts';
 
 function rawRequest(url: string, head: string): Socket {
@@ -31,7 +31,8 @@ function readResponse(sock: Socket): Promise<string> {
 describe('readiness before the model is loaded', () => {
   test('/alive is 200 while /ready, /health and /predict are 503 with the reason', async () => {
     const state = createState();
-    const app = await buildApp({ config: loadConfig({}), state, logger: pino({ level: 'silent' }) });
+    const config = loadConfig({ LOG_LEVEL: 'silent' });
+    const app = await buildApp({ config, state, ...(await createObservability(config, { env: {} })) });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     try {
@@ -75,7 +76,7 @@ describe('start-up failures stop the process with what to fix', () => {
       const second = spawnCli(['serve'], { PORT: port, HOST: '127.0.0.1' });
       const { code } = await second.exited;
       assert.notEqual(code, 0);
-      assert.match(second.stderr.join('') + second.stdout.join('\n'), /EADDRINUSE/);
+      assert.match(second.stderr.join(""), /the port is in use \(EADDRINUSE\); stop the other process or set PORT/);
     } finally {
       first.proc.kill('SIGTERM');
       await first.exited;
