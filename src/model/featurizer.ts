@@ -69,6 +69,7 @@ export function fmix32(h: number): number {
 }
 
 const MAX_GRAM = 8;
+const RING_MASK = MAX_GRAM - 1;
 
 export class Featurizer {
   readonly config: FeaturizerConfig;
@@ -196,7 +197,7 @@ export class Featurizer {
         }
         tokHash = Math.imul(tokHash ^ f, FNV_PRIME);
         if (chars) {
-          ring[ringLen % MAX_GRAM] = f;
+          ring[ringLen & RING_MASK] = f;
           ringLen++;
           this.charGrams(ringLen, charMin, charMax);
         }
@@ -212,7 +213,7 @@ export class Featurizer {
           this.addWord(h);
           if (bigrams && havePrev) this.addWord(fmix32((Math.imul(prevTok, 0x9e3779b1) ^ h ^ SEED_BIGRAM) >>> 0));
           if (chars) {
-            ring[ringLen % MAX_GRAM] = BOUNDARY;
+            ring[ringLen & RING_MASK] = BOUNDARY;
             ringLen++;
             this.charGrams(ringLen, charMin, charMax);
           }
@@ -240,7 +241,7 @@ export class Featurizer {
     // Hash backwards from the newest code point, emitting each length in min..top as we pass it.
     let h = FNV_OFFSET;
     for (let g = 1; g <= top; g++) {
-      h = Math.imul(h ^ ring[(len - g) % MAX_GRAM], FNV_PRIME);
+      h = Math.imul(h ^ ring[(len - g) & RING_MASK], FNV_PRIME);
       if (g >= min) this.addChar(fmix32(h ^ (SEED_CHAR + g)));
     }
   }
