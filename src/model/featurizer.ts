@@ -237,7 +237,7 @@ export class Featurizer {
   /** Emit the char n-grams (n = min..max) that end at the newest ring entry. */
   private charGrams(len: number, min: number, max: number): void {
     const ring = this.ring;
-    const top = max < len ? max : len;
+    const top = Math.min(max, len);
     // Hash backwards from the newest code point, emitting each length in min..top as we pass it.
     let h = FNV_OFFSET;
     for (let g = 1; g <= top; g++) {

@@ -138,7 +138,9 @@ async function loadLinear(dir: string, manifest: ModelManifest): Promise<LinearC
   const featurizer = manifest.featurizer as unknown as FeaturizerConfig;
   const dim = 2 ** featurizer.hashBits;
   if (section.dim !== dim || wbytes.length !== dim * 2) {
-    throw new ArtifactError(`${join(dir, section.weights_file)}: ${wbytes.length} bytes do not hold ${dim} float16 weights`);
+    throw new ArtifactError(
+      `${join(dir, section.weights_file)}: ${wbytes.length} bytes, expected ${dim * 2} (${dim} float16 weights for hashBits ${featurizer.hashBits}; manifest dim ${section.dim})`,
+    );
   }
   const weights = decodeFloat16LE(wbytes, dim);
   let vocab: VocabFilter | null = null;

@@ -40,7 +40,7 @@ const HOMOGLYPHS: Record<string, string> = {
 
 const RE_MARK = /\p{M}/u;
 const RE_MARKS = /\p{M}/gu;
-const RE_FORMAT = /[\p{Cf}\u00ad\u034f\u115f\u1160\u3164\uffa0\ufe00-\ufe0f]/u;
+const RE_FORMAT = /[\p{Cf}\u115f\u1160\u3164\uffa0]/u; // (variation selectors and U+034F are marks: RE_MARK)
 const RE_SPACE = /[\s\p{Z}\p{Cc}]/u;
 const RE_LETTER = /\p{L}/u;
 const RE_DIGIT = /\p{N}/u;

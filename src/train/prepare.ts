@@ -93,7 +93,7 @@ export function prepareSplit(
 /** Short-message views of e-mail examples: the subject alone and the first body line. */
 export function subjectOnly(examples: readonly Example[]): Example[] {
   const out: Example[] = [];
-  for (const e of examples) if (e.subject && e.subject.trim()) out.push({ text: e.subject, label: e.label, origin: e.origin });
+  for (const e of examples) if (e.subject?.trim()) out.push({ text: e.subject, label: e.label, origin: e.origin });
   return out;
 }
 

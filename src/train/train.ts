@@ -81,7 +81,7 @@ export function trainClassifier(examples: readonly Example[], options: TrainOpti
   const classWeight = options.classWeight ?? "sqrt-balanced";
   const fcfg: FeaturizerConfig = { ...TRAIN_DEFAULTS.featurizer, ...options.featurizer };
 
-  const { labels, positive, negative } = resolveLabels(examples, options.positiveLabel);
+  const { positive, negative } = resolveLabels(examples, options.positiveLabel);
   const split = prepareSplit(examples, { seed: options.seed, testFraction, dedupe });
   if (split.test.length === 0 || split.train.length === 0) throw new Error("not enough examples to split into train and test");
   for (const part of [split.train, split.test]) {

@@ -8,7 +8,7 @@ function features(f: Featurizer, text: string): Map<number, number> {
   f.scan(text);
   const { indices, values } = f.extract();
   const m = new Map<number, number>();
-  indices.forEach((i, k) => m.set(i, (m.get(i) ?? 0) + values[k]));
+  for (let k = 0; k < indices.length; k++) m.set(indices[k], (m.get(indices[k]) ?? 0) + values[k]);
   return m;
 }
 
