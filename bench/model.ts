@@ -5,10 +5,10 @@
 // Prints JSON: load time (cold, first load in this process; warm, best of 5), and µs per score() for
 // a short message, a typical e-mail-sized text and a 20,000-character text, plus textStats() cost.
 
-import { loadClassifier } from "../src/model/load.ts";
-import { textStats } from "../src/model/text-stats.ts";
+import { loadClassifier } from '../src/model/load.ts';
+import { textStats } from '../src/model/text-stats.ts';
 
-const dir = process.argv[2] ?? "models/msg_cls/versions/1";
+const dir = process.argv[2] ?? 'models/msg_cls/versions/1';
 
 let t = performance.now();
 const { classifier } = await loadClassifier(dir);
@@ -20,12 +20,12 @@ for (let i = 0; i < 5; i++) {
   warmLoadMs = Math.min(warmLoadMs, performance.now() - t);
 }
 
-const short = "Buy cheap iPhone now";
+const short = 'Buy cheap iPhone now';
 const paragraph =
-  "Hi Bob, thanks for the patch. I tried it on the build box this morning and the tests pass, " +
-  "but the docs target still fails with a missing dependency. Could you have a look before Friday? " +
-  "Details: https://example.org/ci/1234 — Alice";
-let long = "";
+  'Hi Bob, thanks for the patch. I tried it on the build box this morning and the tests pass, ' +
+  'but the docs target still fails with a missing dependency. Could you have a look before Friday? ' +
+  'Details: https://example.org/ci/1234 — Alice';
+let long = '';
 while (long.length < 20000) long += `${paragraph} Ünïcödé ＦＲＥＥ 𝐟𝐫𝐞𝐞 $$$ 100% WIN!!! `;
 long = long.slice(0, 20000);
 const medium = long.slice(0, 2000);
@@ -68,5 +68,5 @@ const result = {
   },
   node: process.version,
 };
-if (Number.isNaN(sink)) console.error("unreachable");
+if (Number.isNaN(sink)) console.error('unreachable');
 console.log(JSON.stringify(result, null, 2));

@@ -64,7 +64,8 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   {
     name: 'LOG_LEVEL',
     default: 'info',
-    description: 'pino log level: fatal, error, warn, info, debug, trace or silent. Access, business and payload lines are info.',
+    description:
+      'pino log level: fatal, error, warn, info, debug, trace or silent. Access, business and payload lines are info.',
   },
   {
     name: 'LOG_HASH_KEY',
@@ -86,7 +87,8 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   {
     name: 'TRUST_PROXY',
     default: 'false',
-    description: 'Take the client IP from X-Forwarded-For (true behind a load balancer such as Fly.io, Cloud Run, an ingress).',
+    description:
+      'Take the client IP from X-Forwarded-For (true behind a load balancer such as Fly.io, Cloud Run, an ingress).',
   },
 ];
 
@@ -150,7 +152,9 @@ export function loadConfig(env: Env = process.env): Config {
 
   const modelVersion = raw('MODEL_VERSION') || undefined;
   if (modelVersion !== undefined && !VERSION_RE.test(modelVersion)) {
-    problems.push(`MODEL_VERSION=${JSON.stringify(modelVersion)} is not valid: set a version number such as 1, or unset it`);
+    problems.push(
+      `MODEL_VERSION=${JSON.stringify(modelVersion)} is not valid: set a version number such as 1, or unset it`,
+    );
   }
   const logLevel = raw('LOG_LEVEL').toLowerCase();
   if (!LOG_LEVELS.has(logLevel)) {

@@ -2,6 +2,7 @@
 // stop, turn unready, drain in-flight requests and close within the shutdown deadline.
 
 import { SpanStatusCode, trace } from '@opentelemetry/api';
+import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
@@ -11,12 +12,13 @@ import { createLogs, type Logs } from './monitoring/logging.ts';
 import { createMetrics, type Metrics } from './monitoring/metrics.ts';
 import { startTracing, type Tracing, tracingRequested } from './monitoring/tracing.ts';
 import { type ModelRef, resolveModel } from './registry/local.ts';
-import type { FastifyInstance } from 'fastify';
 
 /** The model could not be loaded (missing/corrupt artifact, unknown format). */
 export class ModelLoadError extends Error {
   constructor(ref: ModelRef, cause: unknown) {
-    super(`model ${ref.name} version ${ref.version} (${ref.dir}): ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    super(`model ${ref.name} version ${ref.version} (${ref.dir}): ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+    });
     this.name = 'ModelLoadError';
   }
 }
@@ -88,7 +90,10 @@ export async function startServer(config: Config, obs: Observability): Promise<R
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const localUrl = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
-  logs.service.info({ host: config.host, port, tracing: obs.tracing !== undefined, metrics: metrics !== undefined }, 'listening');
+  logs.service.info(
+    { host: config.host, port, tracing: obs.tracing !== undefined, metrics: metrics !== undefined },
+    'listening',
+  );
 
   const started = performance.now();
   try {
@@ -126,7 +131,10 @@ export async function startServer(config: Config, obs: Observability): Promise<R
       clearTimeout(timer);
       if (!drained) {
         app.server.closeAllConnections();
-        logs.service.warn({ timeout_ms: config.shutdownTimeoutMs }, 'shutdown deadline reached; closed remaining connections');
+        logs.service.warn(
+          { timeout_ms: config.shutdownTimeoutMs },
+          'shutdown deadline reached; closed remaining connections',
+        );
       }
       await obs.tracing?.shutdown().catch(() => undefined);
       return { drained };

@@ -1,7 +1,7 @@
 import { CONFIG_VARS, loadConfig } from '../config.ts';
+import { RegistryError } from '../registry/local.ts';
 import { createObservability, ModelLoadError, startServer } from '../server.ts';
 import { CliError, type Command, str } from './args.ts';
-import { RegistryError } from '../registry/local.ts';
 
 const FLAG_TO_ENV: Record<string, string> = {
   port: 'PORT',
@@ -87,13 +87,22 @@ function explainStartupError(err: unknown, host: string, port: number): unknown 
   const code = (err as NodeJS.ErrnoException).code;
   const where = `${host}:${port}`;
   if (code === 'EADDRINUSE') {
-    return new CliError(`cannot listen on ${where}: the port is in use (EADDRINUSE); stop the other process or set PORT to a free port`, 2);
+    return new CliError(
+      `cannot listen on ${where}: the port is in use (EADDRINUSE); stop the other process or set PORT to a free port`,
+      2,
+    );
   }
   if (code === 'EACCES') {
-    return new CliError(`cannot listen on ${where}: permission denied (EACCES); use a port above 1023 or grant the capability`, 2);
+    return new CliError(
+      `cannot listen on ${where}: permission denied (EACCES); use a port above 1023 or grant the capability`,
+      2,
+    );
   }
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
-    return new CliError(`cannot listen on ${where}: HOST is not an address of this machine (${code}); use 0.0.0.0 or 127.0.0.1`, 2);
+    return new CliError(
+      `cannot listen on ${where}: HOST is not an address of this machine (${code}); use 0.0.0.0 or 127.0.0.1`,
+      2,
+    );
   }
   if (!(err instanceof ModelLoadError)) return err;
   return new CliError(

@@ -1,2 +1,11 @@
 import type { Command } from './args.ts';
-export const trainCommand: Command = { name: 'train', summary: 'todo', usage: '', help: '', options: {}, async run() { return 1; } };
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'todo',
+  usage: '',
+  help: '',
+  options: {},
+  async run() {
+    return 1;
+  },
+};

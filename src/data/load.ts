@@ -1,10 +1,10 @@
 // loadDataset(spec): the one entry point the CLI uses to get labelled examples.
 
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { formatFromPath, parseDataset } from "./parse.ts";
-import { loadSpamAssassin } from "./spamassassin.ts";
-import { type Dataset, DatasetError, type DatasetFormat } from "./types.ts";
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { formatFromPath, parseDataset } from './parse.ts';
+import { loadSpamAssassin } from './spamassassin.ts';
+import { type Dataset, DatasetError, type DatasetFormat } from './types.ts';
 
 export type LoadOptions = {
   /** Override the format that the file extension implies. */
@@ -17,7 +17,7 @@ export type LoadOptions = {
  * caller decides whether to fail or skip them. File-level problems throw a DatasetError.
  */
 export async function loadDataset(spec: string, options: LoadOptions = {}): Promise<Dataset> {
-  if (spec === "spamassassin") return loadSpamAssassin();
+  if (spec === 'spamassassin') return loadSpamAssassin();
   const format = options.format ?? formatFromPath(spec);
   if (!format) {
     throw new DatasetError(
@@ -30,23 +30,23 @@ export async function loadDataset(spec: string, options: LoadOptions = {}): Prom
   } catch (err) {
     throw new DatasetError(`cannot read dataset file "${spec}": ${(err as Error).message}`);
   }
-  const content = new TextDecoder("utf-8").decode(bytes);
+  const content = new TextDecoder('utf-8').decode(bytes);
   const { examples, errors } = parseDataset(content, format);
   return {
     examples,
     errors,
     source: {
-      kind: "file",
+      kind: 'file',
       path: spec,
       format,
-      sha256: createHash("sha256").update(bytes).digest("hex"),
+      sha256: createHash('sha256').update(bytes).digest('hex'),
       bytes: bytes.length,
     },
   };
 }
 
-export { parseDataset, parseDelimited, parseJsonl, formatFromPath } from "./parse.ts";
-export { loadSpamAssassin } from "./spamassassin.ts";
-export { extractEmail, firstLine } from "./email.ts";
-export { DatasetError } from "./types.ts";
-export type { Dataset, DatasetFormat, DatasetSource, Example, RowError } from "./types.ts";
+export { extractEmail, firstLine } from './email.ts';
+export { formatFromPath, parseDataset, parseDelimited, parseJsonl } from './parse.ts';
+export { loadSpamAssassin } from './spamassassin.ts';
+export type { Dataset, DatasetFormat, DatasetSource, Example, RowError } from './types.ts';
+export { DatasetError } from './types.ts';

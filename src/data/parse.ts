@@ -1,22 +1,22 @@
 // Parsers for labelled text files: JSONL and CSV/TSV (RFC 4180 quoting).
 // Bad rows are returned with their 1-based starting line number and a reason — never dropped silently.
 
-import { DatasetError, type DatasetFormat, type Example, type ParseResult, type RowError } from "./types.ts";
+import { DatasetError, type DatasetFormat, type Example, type ParseResult, type RowError } from './types.ts';
 
 /** Parse a whole file's content in the given format. */
 export function parseDataset(content: string, format: DatasetFormat): ParseResult {
-  if (format === "jsonl") return parseJsonl(content);
-  if (format === "csv") return parseDelimited(content, ",");
-  if (format === "tsv") return parseDelimited(content, "\t");
+  if (format === 'jsonl') return parseJsonl(content);
+  if (format === 'csv') return parseDelimited(content, ',');
+  if (format === 'tsv') return parseDelimited(content, '\t');
   throw new DatasetError(`unknown dataset format "${format as string}" (expected jsonl, csv or tsv)`);
 }
 
 /** Format from a file name's extension (.jsonl/.ndjson, .csv, .tsv/.tab), or undefined. */
 export function formatFromPath(path: string): DatasetFormat | undefined {
   const lower = path.toLowerCase();
-  if (lower.endsWith(".jsonl") || lower.endsWith(".ndjson")) return "jsonl";
-  if (lower.endsWith(".csv")) return "csv";
-  if (lower.endsWith(".tsv") || lower.endsWith(".tab")) return "tsv";
+  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) return 'jsonl';
+  if (lower.endsWith('.csv')) return 'csv';
+  if (lower.endsWith('.tsv') || lower.endsWith('.tab')) return 'tsv';
   return undefined;
 }
 
@@ -39,11 +39,11 @@ export function parseJsonl(content: string): ParseResult {
   let line = 0;
   while (pos < s.length) {
     line++;
-    let end = s.indexOf("\n", pos);
+    let end = s.indexOf('\n', pos);
     if (end < 0) end = s.length;
     const raw = s.slice(pos, end);
     pos = end + 1;
-    if (raw.trim() === "") continue;
+    if (raw.trim() === '') continue;
     let obj: unknown;
     try {
       obj = JSON.parse(raw);
@@ -51,12 +51,12 @@ export function parseJsonl(content: string): ParseResult {
       errors.push({ line, reason: `invalid JSON: ${(err as Error).message}` });
       continue;
     }
-    if (obj === null || typeof obj !== "object" || Array.isArray(obj)) {
-      errors.push({ line, reason: "not a JSON object" });
+    if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+      errors.push({ line, reason: 'not a JSON object' });
       continue;
     }
     const rec = obj as Record<string, unknown>;
-    const reason = checkRecord(rec.text, rec.label, "text" in rec, "label" in rec);
+    const reason = checkRecord(rec.text, rec.label, 'text' in rec, 'label' in rec);
     if (reason) errors.push({ line, reason });
     else examples.push({ text: rec.text as string, label: normLabel(rec.label), origin: `line ${line}` });
   }
@@ -64,20 +64,20 @@ export function parseJsonl(content: string): ParseResult {
 }
 
 function normLabel(label: unknown): string {
-  return (typeof label === "number" ? String(label) : (label as string)).trim();
+  return (typeof label === 'number' ? String(label) : (label as string)).trim();
 }
 
 function checkRecord(text: unknown, label: unknown, hasText: boolean, hasLabel: boolean): string | undefined {
   if (!hasText || text === undefined) return 'missing "text"';
-  if (typeof text !== "string") return `"text" is not a string (got ${text === null ? "null" : typeof text})`;
-  if (text.trim() === "") return 'empty "text"';
+  if (typeof text !== 'string') return `"text" is not a string (got ${text === null ? 'null' : typeof text})`;
+  if (text.trim() === '') return 'empty "text"';
   if (!hasLabel || label === undefined) return 'missing "label"';
-  if (typeof label === "number") {
+  if (typeof label === 'number') {
     if (!Number.isFinite(label)) return '"label" is not a finite number';
     return undefined;
   }
-  if (typeof label !== "string") return `"label" is not a string (got ${label === null ? "null" : typeof label})`;
-  if (label.trim() === "") return 'empty "label"';
+  if (typeof label !== 'string') return `"label" is not a string (got ${label === null ? 'null' : typeof label})`;
+  if (label.trim() === '') return 'empty "label"';
   return undefined;
 }
 
@@ -92,20 +92,20 @@ type RawRecord = { line: number; fields: string[]; error?: string };
  * delimiter and newlines are literal and `""` is one quote. CRLF or LF line ends; a UTF-8 BOM is
  * tolerated; completely empty lines are skipped.
  */
-export function parseDelimited(content: string, delimiter: "," | "\t"): ParseResult {
+export function parseDelimited(content: string, delimiter: ',' | '\t'): ParseResult {
   const examples: Example[] = [];
   const errors: RowError[] = [];
   const records = readRecords(stripBom(content), delimiter.charCodeAt(0));
   const header = records.next();
-  if (header.done) throw new DatasetError("empty file: expected a header row naming text and label columns");
+  if (header.done) throw new DatasetError('empty file: expected a header row naming text and label columns');
   if (header.value.error) throw new DatasetError(`header row (line ${header.value.line}): ${header.value.error}`);
   const names = header.value.fields.map((f) => f.trim().toLowerCase());
-  const ti = names.indexOf("text");
-  const li = names.indexOf("label");
+  const ti = names.indexOf('text');
+  const li = names.indexOf('label');
   if (ti < 0 || li < 0) {
-    const missing = [ti < 0 ? "text" : "", li < 0 ? "label" : ""].filter(Boolean).join(" and ");
+    const missing = [ti < 0 ? 'text' : '', li < 0 ? 'label' : ''].filter(Boolean).join(' and ');
     throw new DatasetError(
-      `header row (line ${header.value.line}) has no ${missing} column; found columns: ${header.value.fields.map((f) => JSON.stringify(f)).join(", ")}`,
+      `header row (line ${header.value.line}) has no ${missing} column; found columns: ${header.value.fields.map((f) => JSON.stringify(f)).join(', ')}`,
     );
   }
   const width = names.length;
@@ -115,13 +115,16 @@ export function parseDelimited(content: string, delimiter: "," | "\t"): ParseRes
       continue;
     }
     if (rec.fields.length !== width) {
-      errors.push({ line: rec.line, reason: `wrong column count: expected ${width} fields, found ${rec.fields.length}` });
+      errors.push({
+        line: rec.line,
+        reason: `wrong column count: expected ${width} fields, found ${rec.fields.length}`,
+      });
       continue;
     }
     const text = rec.fields[ti];
     const label = rec.fields[li].trim();
-    if (text.trim() === "") errors.push({ line: rec.line, reason: 'empty "text"' });
-    else if (label === "") errors.push({ line: rec.line, reason: 'empty "label"' });
+    if (text.trim() === '') errors.push({ line: rec.line, reason: 'empty "text"' });
+    else if (label === '') errors.push({ line: rec.line, reason: 'empty "label"' });
     else examples.push({ text, label, origin: `line ${rec.line}` });
   }
   return { examples, errors };
@@ -141,12 +144,12 @@ function* readRecords(s: string, delim: number): Generator<RawRecord> {
       if (s.charCodeAt(i) === 0x22 /* " */) {
         quotedAny = true;
         i++;
-        field = "";
+        field = '';
         for (;;) {
           const q = s.indexOf('"', i);
           if (q < 0) {
             // unterminated: the rest of the file is swallowed by this record
-            error = "unterminated quoted field";
+            error = 'unterminated quoted field';
             line += countNewlines(s, i, n);
             i = n;
             break;
@@ -164,7 +167,7 @@ function* readRecords(s: string, delim: number): Generator<RawRecord> {
         if (!error && i < n) {
           const c = s.charCodeAt(i);
           if (c !== delim && c !== 0x0a && c !== 0x0d) {
-            error = "unexpected character after closing quote";
+            error = 'unexpected character after closing quote';
             // skip the rest of this physical line so that parsing resumes at the next record
             while (i < n && s.charCodeAt(i) !== 0x0a) i++;
           }
@@ -183,7 +186,7 @@ function* readRecords(s: string, delim: number): Generator<RawRecord> {
       const c = s.charCodeAt(i);
       if (c === delim) {
         i++;
-        if (i >= n) fields.push(""); // trailing delimiter at end of file
+        if (i >= n) fields.push(''); // trailing delimiter at end of file
         continue;
       }
       // end of record
@@ -192,13 +195,13 @@ function* readRecords(s: string, delim: number): Generator<RawRecord> {
       line++;
       break;
     }
-    if (!quotedAny && fields.length === 1 && fields[0] === "" && !error) continue; // empty line
+    if (!quotedAny && fields.length === 1 && fields[0] === '' && !error) continue; // empty line
     yield { line: start, fields, error };
   }
 }
 
 function countNewlines(s: string, from: number, to: number): number {
   let k = 0;
-  for (let p = s.indexOf("\n", from); p >= 0 && p < to; p = s.indexOf("\n", p + 1)) k++;
+  for (let p = s.indexOf('\n', from); p >= 0 && p < to; p = s.indexOf('\n', p + 1)) k++;
   return k;
 }

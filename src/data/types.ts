@@ -18,15 +18,15 @@ export type RowError = { line: number; reason: string };
 
 export type ParseResult = { examples: Example[]; errors: RowError[] };
 
-export type DatasetFormat = "jsonl" | "csv" | "tsv";
+export type DatasetFormat = 'jsonl' | 'csv' | 'tsv';
 
 export type DatasetSource =
-  | { kind: "file"; path: string; format: DatasetFormat; sha256: string; bytes: number }
-  | { kind: "spamassassin"; package: string; version: string; groups: Record<string, number> };
+  | { kind: 'file'; path: string; format: DatasetFormat; sha256: string; bytes: number }
+  | { kind: 'spamassassin'; package: string; version: string; groups: Record<string, number> };
 
 export type Dataset = ParseResult & { source: DatasetSource };
 
 /** Thrown for file-level problems (unreadable file, unknown format, header without text/label). */
 export class DatasetError extends Error {
-  override name = "DatasetError";
+  override name = 'DatasetError';
 }

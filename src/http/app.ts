@@ -51,7 +51,11 @@ const versionSchema = {
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, state } = opts;
-  const limits: Limits = { maxBatch: config.maxBatch, maxTextChars: config.maxTextChars, maxBodyBytes: config.maxBodyBytes };
+  const limits: Limits = {
+    maxBatch: config.maxBatch,
+    maxTextChars: config.maxTextChars,
+    maxBodyBytes: config.maxBodyBytes,
+  };
 
   const app = Fastify({
     // No Fastify logger: its per-request child loggers and lines cost time on the hot path, and the
@@ -115,25 +119,23 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     description: 'Text classification service (spam/ham by default) with health checks and observability built in.',
   });
 
-  app.get(
-    '/version',
-    { schema: { summary: 'Service and model version', response: { 200: versionSchema } } },
-    () => ({
-      name: SERVICE_NAME,
-      version: SERVICE_VERSION,
-      node: process.version,
-      model: state.model && {
-        name: state.model.ref.name,
-        version: state.model.ref.version,
-        alias: state.model.ref.alias ?? null,
-      },
-    }),
-  );
+  app.get('/version', { schema: { summary: 'Service and model version', response: { 200: versionSchema } } }, () => ({
+    name: SERVICE_NAME,
+    version: SERVICE_VERSION,
+    node: process.version,
+    model: state.model && {
+      name: state.model.ref.name,
+      version: state.model.ref.version,
+      alias: state.model.ref.alias ?? null,
+    },
+  }));
 
   if (opts.metrics) {
     const metrics = opts.metrics;
-    app.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format)' } }, async (_request, reply) =>
-      reply.type(metrics.contentType).send(await metrics.render()),
+    app.get(
+      '/metrics',
+      { schema: { summary: 'Prometheus metrics (text exposition format)' } },
+      async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()),
     );
   }
 

@@ -13,7 +13,19 @@
 // Each block's counts go through sublinear TF (1 + ln tf) and are L2-normalised separately, then
 // scaled by the block weight; the model's margin is bias + Σ w·x.
 
-import { astral, BMP_CLASS, BMP_FOLD, CLS_DIGIT, CLS_IGNORE, CLS_LETTER, CLS_MASK, CLS_SPACE, CLS_SYMBOL, CLS_UPPER, fillBmp } from "./unicode.ts";
+import {
+  astral,
+  BMP_CLASS,
+  BMP_FOLD,
+  CLS_DIGIT,
+  CLS_IGNORE,
+  CLS_LETTER,
+  CLS_MASK,
+  CLS_SPACE,
+  CLS_SYMBOL,
+  CLS_UPPER,
+  fillBmp,
+} from './unicode.ts';
 
 export type FeaturizerConfig = {
   /** log2 of the number of hash buckets (weights). */
@@ -91,8 +103,13 @@ export class Featurizer {
     if (!Number.isInteger(config.hashBits) || config.hashBits < 8 || config.hashBits > 26) {
       throw new Error(`featurizer hashBits must be an integer in 8..26, got ${config.hashBits}`);
     }
-    if (config.charMax !== 0 && !(config.charMin >= 1 && config.charMin <= config.charMax && config.charMax <= MAX_GRAM)) {
-      throw new Error(`featurizer char n-gram range ${config.charMin}..${config.charMax} is invalid (1 ≤ min ≤ max ≤ ${MAX_GRAM})`);
+    if (
+      config.charMax !== 0 &&
+      !(config.charMin >= 1 && config.charMin <= config.charMax && config.charMax <= MAX_GRAM)
+    ) {
+      throw new Error(
+        `featurizer char n-gram range ${config.charMin}..${config.charMax} is invalid (1 ≤ min ≤ max ≤ ${MAX_GRAM})`,
+      );
     }
     this.config = { ...config };
     this.dim = 1 << config.hashBits;

@@ -1,11 +1,11 @@
 // The msgcls-linear/1 classifier: hashed features (./featurizer.ts) → logistic regression.
 
-import { Featurizer, type FeaturizerConfig } from "./featurizer.ts";
-import { countUrls, type TextStats } from "./text-stats.ts";
-import type { Classifier, Prediction } from "./types.ts";
-import type { VocabFilter } from "./vocab.ts";
+import { Featurizer, type FeaturizerConfig } from './featurizer.ts';
+import { countUrls, type TextStats } from './text-stats.ts';
+import type { Classifier, Prediction } from './types.ts';
+import type { VocabFilter } from './vocab.ts';
 
-export const LINEAR_FORMAT = "msgcls-linear/1";
+export const LINEAR_FORMAT = 'msgcls-linear/1';
 
 export type LinearModelParams = {
   featurizer: FeaturizerConfig;

@@ -7,23 +7,23 @@
 //   vocab.bloom   Bloom filter bits over training word-token hashes (byte i holds bits 8i..8i+7, LSB first)
 // The bias and the Bloom filter's hash count are in manifest.model.
 
-import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile, access } from "node:fs/promises";
-import { endianness } from "node:os";
-import { join } from "node:path";
-import type { FeaturizerConfig } from "./featurizer.ts";
-import { LINEAR_FORMAT, LinearClassifier } from "./linear.ts";
-import type { Classifier, ModelManifest } from "./types.ts";
-import { VocabFilter } from "./vocab.ts";
+import { createHash } from 'node:crypto';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import { join } from 'node:path';
+import type { FeaturizerConfig } from './featurizer.ts';
+import { LINEAR_FORMAT, LinearClassifier } from './linear.ts';
+import type { Classifier, ModelManifest } from './types.ts';
+import { VocabFilter } from './vocab.ts';
 
-export const MANIFEST_FILE = "model.json";
-export const WEIGHTS_FILE = "weights.f16";
-export const VOCAB_FILE = "vocab.bloom";
+export const MANIFEST_FILE = 'model.json';
+export const WEIGHTS_FILE = 'weights.f16';
+export const VOCAB_FILE = 'vocab.bloom';
 
 /** Format-specific parameters of msgcls-linear/1, stored as manifest.model. */
 export type LinearModelSection = {
   weights_file: string;
-  weights_dtype: "float16-le";
+  weights_dtype: 'float16-le';
   dim: number;
   bias: number;
   vocab_file: string | null;
@@ -32,21 +32,25 @@ export type LinearModelSection = {
 
 /** What saveModel needs: the manifest without `files`, and the binary contents. */
 export type SavableModel = {
-  manifest: Omit<ModelManifest, "files">;
+  manifest: Omit<ModelManifest, 'files'>;
   files: Record<string, Uint8Array>;
 };
 
 export class ArtifactError extends Error {
-  override name = "ArtifactError";
+  override name = 'ArtifactError';
 }
 
-const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /**
  * Write a model version directory: the binary files first, then model.json with their checksums.
  * Refuses to overwrite an existing model.json unless `overwrite` is set. Returns the full manifest.
  */
-export async function saveModel(dir: string, trained: SavableModel, options: { overwrite?: boolean } = {}): Promise<ModelManifest> {
+export async function saveModel(
+  dir: string,
+  trained: SavableModel,
+  options: { overwrite?: boolean } = {},
+): Promise<ModelManifest> {
   await mkdir(dir, { recursive: true });
   const manifestPath = join(dir, MANIFEST_FILE);
   if (!options.overwrite) {
@@ -56,9 +60,10 @@ export async function saveModel(dir: string, trained: SavableModel, options: { o
     );
     if (exists) throw new ArtifactError(`${manifestPath} already exists (pass overwrite to replace it)`);
   }
-  const files: ModelManifest["files"] = {};
+  const files: ModelManifest['files'] = {};
   for (const [name, bytes] of Object.entries(trained.files).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (name === MANIFEST_FILE || name.includes("/") || name.includes("\\")) throw new ArtifactError(`invalid artifact file name "${name}"`);
+    if (name === MANIFEST_FILE || name.includes('/') || name.includes('\\'))
+      throw new ArtifactError(`invalid artifact file name "${name}"`);
     await writeFile(join(dir, name), bytes);
     files[name] = { sha256: sha256(bytes), bytes: bytes.length };
   }
@@ -72,9 +77,11 @@ export async function loadClassifier(dir: string): Promise<{ classifier: Classif
   const manifestPath = join(dir, MANIFEST_FILE);
   let text: string;
   try {
-    text = await readFile(manifestPath, "utf8");
+    text = await readFile(manifestPath, 'utf8');
   } catch (err) {
-    throw new ArtifactError(`cannot read model manifest ${manifestPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ArtifactError(
+      `cannot read model manifest ${manifestPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   let manifest: ModelManifest;
   try {
@@ -82,11 +89,13 @@ export async function loadClassifier(dir: string): Promise<{ classifier: Classif
   } catch (err) {
     throw new ArtifactError(`model manifest ${manifestPath} is not valid JSON: ${(err as Error).message}`);
   }
-  if (manifest === null || typeof manifest !== "object" || typeof manifest.format !== "string") {
+  if (manifest === null || typeof manifest !== 'object' || typeof manifest.format !== 'string') {
     throw new ArtifactError(`model manifest ${manifestPath} has no "format" field`);
   }
   if (manifest.format === LINEAR_FORMAT) return { classifier: await loadLinear(dir, manifest), manifest };
-  throw new ArtifactError(`unknown model format "${manifest.format}" in ${manifestPath} (this build loads: ${LINEAR_FORMAT})`);
+  throw new ArtifactError(
+    `unknown model format "${manifest.format}" in ${manifestPath} (this build loads: ${LINEAR_FORMAT})`,
+  );
 }
 
 /** Read every file listed in manifest.files, checking size and SHA-256. */
@@ -99,7 +108,9 @@ async function readVerified(dir: string, manifest: ModelManifest): Promise<Map<s
       try {
         return await readFile(path);
       } catch (err) {
-        throw new ArtifactError(`model file ${path} listed in ${MANIFEST_FILE} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new ArtifactError(
+          `model file ${path} listed in ${MANIFEST_FILE} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
     }),
   );
@@ -111,7 +122,9 @@ async function readVerified(dir: string, manifest: ModelManifest): Promise<Map<s
     }
     const digest = sha256(bytes);
     if (digest !== meta.sha256) {
-      throw new ArtifactError(`model file ${path} is corrupt: SHA-256 ${digest} does not match ${meta.sha256} recorded in ${MANIFEST_FILE}`);
+      throw new ArtifactError(
+        `model file ${path} is corrupt: SHA-256 ${digest} does not match ${meta.sha256} recorded in ${MANIFEST_FILE}`,
+      );
     }
     out.set(name, bytes);
   });
@@ -121,13 +134,17 @@ async function readVerified(dir: string, manifest: ModelManifest): Promise<Map<s
 async function loadLinear(dir: string, manifest: ModelManifest): Promise<LinearClassifier> {
   const where = join(dir, MANIFEST_FILE);
   const section = (manifest as ModelManifest & { model?: LinearModelSection }).model;
-  if (!section || typeof section.bias !== "number" || typeof section.weights_file !== "string") {
+  if (!section || typeof section.bias !== 'number' || typeof section.weights_file !== 'string') {
     throw new ArtifactError(`${where}: missing or invalid "model" section for ${LINEAR_FORMAT}`);
   }
-  if (section.weights_dtype !== "float16-le") throw new ArtifactError(`${where}: unsupported weights_dtype "${section.weights_dtype}"`);
-  if (!manifest.files?.[section.weights_file]) throw new ArtifactError(`${where}: weights file "${section.weights_file}" is not listed in "files"`);
-  if (section.vocab_file && !manifest.files[section.vocab_file]) throw new ArtifactError(`${where}: vocabulary file "${section.vocab_file}" is not listed in "files"`);
-  if (!Array.isArray(manifest.labels) || manifest.labels.length !== 2) throw new ArtifactError(`${where}: "labels" must list two labels`);
+  if (section.weights_dtype !== 'float16-le')
+    throw new ArtifactError(`${where}: unsupported weights_dtype "${section.weights_dtype}"`);
+  if (!manifest.files?.[section.weights_file])
+    throw new ArtifactError(`${where}: weights file "${section.weights_file}" is not listed in "files"`);
+  if (section.vocab_file && !manifest.files[section.vocab_file])
+    throw new ArtifactError(`${where}: vocabulary file "${section.vocab_file}" is not listed in "files"`);
+  if (!Array.isArray(manifest.labels) || manifest.labels.length !== 2)
+    throw new ArtifactError(`${where}: "labels" must list two labels`);
   const positive = manifest.positive_label;
   const negative = manifest.labels.find((l) => l !== positive);
   if (!manifest.labels.includes(positive) || negative === undefined) {
@@ -162,7 +179,7 @@ async function loadLinear(dir: string, manifest: ModelManifest): Promise<LinearC
 /** Half-precision little-endian bytes → Float32Array. */
 export function decodeFloat16LE(bytes: Uint8Array, count: number): Float32Array {
   const out = new Float32Array(count);
-  if (endianness() === "LE" && bytes.byteOffset % 2 === 0) {
+  if (endianness() === 'LE' && bytes.byteOffset % 2 === 0) {
     out.set(new Float16Array(bytes.buffer, bytes.byteOffset, count));
   } else {
     const view = new DataView(bytes.buffer, bytes.byteOffset, count * 2);

@@ -1,6 +1,6 @@
 // Binary classification metrics for probabilistic predictions.
 
-import type { BinaryMetrics } from "./types.ts";
+import type { BinaryMetrics } from './types.ts';
 
 const EPS = 1e-15;
 

@@ -1,7 +1,7 @@
 // Reference distributions for drift detection: fixed bin edges from training-time quantiles, and the
 // share of inputs in each bin. Bins are (-inf, e0], (e0, e1], ..., (e_last, +inf).
 
-import type { ReferenceDistribution } from "./types.ts";
+import type { ReferenceDistribution } from './types.ts';
 
 /** Inner edges at the 10 %, 20 %, ..., 90 % quantiles (nearest rank), de-duplicated. */
 export function quantileEdges(values: ArrayLike<number>, quantiles = 10): number[] {

@@ -11,7 +11,7 @@
 //                        (0 when no tokens; NaN for classifiers without a vocabulary)
 // Plus, recorded in the reference but computed by the classifier: `score`, the positive-label probability.
 
-import type { Classifier } from "./types.ts";
+import type { Classifier } from './types.ts';
 
 export type TextStats = {
   text_length: number;
@@ -23,19 +23,19 @@ export type TextStats = {
 };
 
 export const TEXT_STAT_NAMES = [
-  "text_length",
-  "token_count",
-  "digit_share",
-  "upper_share",
-  "url_count",
-  "unknown_token_share",
+  'text_length',
+  'token_count',
+  'digit_share',
+  'upper_share',
+  'url_count',
+  'unknown_token_share',
 ] as const satisfies readonly (keyof TextStats)[];
 
 /** Classifiers that can compute text statistics with their own tokenizer and vocabulary. */
 export type TextStatsProvider = { textStats(text: string, out?: TextStats): TextStats };
 
 export function hasTextStats(c: unknown): c is TextStatsProvider {
-  return typeof (c as Partial<TextStatsProvider>)?.textStats === "function";
+  return typeof (c as Partial<TextStatsProvider>)?.textStats === 'function';
 }
 
 /**
@@ -44,7 +44,7 @@ export function hasTextStats(c: unknown): c is TextStatsProvider {
  */
 export function textStats(text: string, classifier: Classifier, out?: TextStats): TextStats {
   if (!hasTextStats(classifier)) {
-    throw new Error("textStats: this classifier does not provide text statistics (not an msgcls-linear model)");
+    throw new Error('textStats: this classifier does not provide text statistics (not an msgcls-linear model)');
   }
   return classifier.textStats(text, out);
 }

@@ -34,7 +34,7 @@ export type ReferenceDistribution = {
    * Which inputs: "train" (the training rows' real texts) or "holdout" (the held-out rows, for values
    * that are degenerate or biased on training rows, such as the score or the unknown-token share).
    */
-  population?: "train" | "holdout";
+  population?: 'train' | 'holdout';
 };
 
 export type BinaryMetrics = {

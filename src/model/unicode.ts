@@ -30,12 +30,34 @@ const ASTRAL = new Map<number, number>(); // code point → (fold << 8) | class
 
 const HOMOGLYPHS: Record<string, string> = {
   // Cyrillic lower-case letters that look like Latin ones
-  "\u0430": "a", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0443": "y",
-  "\u0445": "x", "\u0456": "i", "\u0458": "j", "\u0455": "s", "\u0501": "d", "\u04bb": "h",
-  "\u0454": "e", "\u0432": "b", "\u043a": "k", "\u043c": "m", "\u043d": "h", "\u0442": "t",
+  '\u0430': 'a',
+  '\u0435': 'e',
+  '\u043e': 'o',
+  '\u0440': 'p',
+  '\u0441': 'c',
+  '\u0443': 'y',
+  '\u0445': 'x',
+  '\u0456': 'i',
+  '\u0458': 'j',
+  '\u0455': 's',
+  '\u0501': 'd',
+  '\u04bb': 'h',
+  '\u0454': 'e',
+  '\u0432': 'b',
+  '\u043a': 'k',
+  '\u043c': 'm',
+  '\u043d': 'h',
+  '\u0442': 't',
   // Greek
-  "\u03bf": "o", "\u03b1": "a", "\u03b9": "i", "\u03ba": "k", "\u03bd": "v", "\u03c1": "p",
-  "\u03c4": "t", "\u03c5": "u", "\u03c7": "x",
+  '\u03bf': 'o',
+  '\u03b1': 'a',
+  '\u03b9': 'i',
+  '\u03ba': 'k',
+  '\u03bd': 'v',
+  '\u03c1': 'p',
+  '\u03c4': 't',
+  '\u03c5': 'u',
+  '\u03c7': 'x',
 };
 
 const RE_MARK = /\p{M}/u;
@@ -51,7 +73,7 @@ function compute(cp: number): number {
   if (RE_FORMAT.test(ch) || RE_MARK.test(ch)) return (cp << 8) | CLS_IGNORE;
   if (RE_SPACE.test(ch)) return (0x20 << 8) | CLS_SPACE;
   const upper = RE_UPPER.test(ch) ? CLS_UPPER : 0;
-  let base = ch.normalize("NFKD").replace(RE_MARKS, "");
+  let base = ch.normalize('NFKD').replace(RE_MARKS, '');
   if ([...base].length !== 1) base = ch;
   let folded = base.toLowerCase();
   if ([...folded].length !== 1) folded = base;
@@ -60,7 +82,8 @@ function compute(cp: number): number {
   let cls: number;
   if (RE_LETTER.test(folded)) cls = CLS_LETTER;
   else if (RE_DIGIT.test(folded)) cls = CLS_DIGIT;
-  else if (RE_SPACE.test(folded)) return (0x20 << 8) | CLS_SPACE; // e.g. NFKD of U+2000..200A
+  else if (RE_SPACE.test(folded))
+    return (0x20 << 8) | CLS_SPACE; // e.g. NFKD of U+2000..200A
   else cls = CLS_SYMBOL;
   return (fcp << 8) | cls | upper;
 }

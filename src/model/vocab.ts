@@ -2,7 +2,7 @@
 // share of a text's tokens that the model has never seen (the `unknown_token_share` drift feature)
 // without shipping the vocabulary itself.
 
-import { fmix32 } from "./featurizer.ts";
+import { fmix32 } from './featurizer.ts';
 
 export class VocabFilter {
   readonly bits: Uint8Array;
@@ -13,7 +13,8 @@ export class VocabFilter {
   constructor(bits: Uint8Array, hashes: number) {
     const m = bits.length * 8;
     if (m < 8 || (m & (m - 1)) !== 0) throw new Error(`vocabulary filter size must be a power of two bits, got ${m}`);
-    if (!Number.isInteger(hashes) || hashes < 1 || hashes > 16) throw new Error(`vocabulary filter hash count must be 1..16, got ${hashes}`);
+    if (!Number.isInteger(hashes) || hashes < 1 || hashes > 16)
+      throw new Error(`vocabulary filter hash count must be 1..16, got ${hashes}`);
     this.bits = bits;
     this.hashes = hashes;
     this.mask = m - 1;

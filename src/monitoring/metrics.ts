@@ -4,7 +4,7 @@
 // for each label combination are looked up once and cached here; recording a request or a
 // prediction is then a Map lookup and a few array updates.
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 // From 0.5 ms, so that a sub-millisecond service is resolved, to 10 s.
 export const HTTP_DURATION_BUCKETS = [
@@ -33,7 +33,14 @@ export type Metrics = {
   readonly registry: Registry;
   requestStarted(): void;
   /** One finished (or aborted) HTTP request; `route` is the route template or "unmatched". */
-  requestFinished(method: string, route: string, status: number, seconds: number, reqBytes: number, resBytes: number): void;
+  requestFinished(
+    method: string,
+    route: string,
+    status: number,
+    seconds: number,
+    reqBytes: number,
+    resBytes: number,
+  ): void;
   /** One prediction: counts it and records its probability and input length. */
   predicted(model: ModelLabels, label: string, proba: number, chars: number): void;
   /** One call into the model (a single text or a whole batch). */
@@ -152,7 +159,10 @@ export function createMetrics(): Metrics {
 
   const httpChildren = new Map<string, HttpChildren>();
   const predictionChildren = new Map<string, PredictionChildren>();
-  const inferenceChildren = new Map<string, { duration: { observe(v: number): void }; batch: { observe(v: number): void } }>();
+  const inferenceChildren = new Map<
+    string,
+    { duration: { observe(v: number): void }; batch: { observe(v: number): void } }
+  >();
 
   return {
     registry,
@@ -196,7 +206,10 @@ export function createMetrics(): Metrics {
       const key = `${model.name}\u0000${model.version}`;
       let c = inferenceChildren.get(key);
       if (c === undefined) {
-        c = { duration: inference.labels(model.name, model.version), batch: batchSize.labels(model.name, model.version) };
+        c = {
+          duration: inference.labels(model.name, model.version),
+          batch: batchSize.labels(model.name, model.version),
+        };
         inferenceChildren.set(key, c);
       }
       c.duration.observe(seconds);

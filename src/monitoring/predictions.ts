@@ -49,7 +49,12 @@ export function createPredictionRecorder(opts: {
   const timed = <T>(model: LoadedModel, n: number, fn: () => T): T => {
     const t0 = performance.now();
     const out = tracing
-      ? inSpan(tracing.tracer, 'inference', { 'model.name': model.info.name, 'model.version': model.info.version, 'batch.size': n }, fn)
+      ? inSpan(
+          tracing.tracer,
+          'inference',
+          { 'model.name': model.info.name, 'model.version': model.info.version, 'batch.size': n },
+          fn,
+        )
       : fn();
     metrics?.inferred(model.info, (performance.now() - t0) / 1000, n);
     return out;

@@ -41,7 +41,9 @@ export async function startTracing(env: Env = process.env): Promise<Tracing> {
     instrumentations: [],
   });
   sdk.start();
-  const instrumentation = new FastifyOtelInstrumentation({ ignorePaths: (opts) => opts.url.startsWith('/docs/static/') });
+  const instrumentation = new FastifyOtelInstrumentation({
+    ignorePaths: (opts) => opts.url.startsWith('/docs/static/'),
+  });
   return {
     tracer: trace.getTracer(SERVICE_NAME, SERVICE_VERSION),
     plugin: instrumentation.plugin() as FastifyPluginCallback,

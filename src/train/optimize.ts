@@ -1,6 +1,6 @@
 // Logistic regression on sparse rows, fitted with seeded AdaGrad SGD.
 
-import { Rng } from "./random.ts";
+import { Rng } from './random.ts';
 
 /** Rows in compressed sparse row form. Row r's entries are [indptr[r], indptr[r + 1]). */
 export type SparseRows = {
@@ -44,7 +44,12 @@ export function packRows(rows: { indices: Int32Array; values: Float32Array }[]):
  * coordinates of the current row) with per-coordinate AdaGrad steps, visiting rows in a fresh seeded
  * random order each epoch. Deterministic for a given seed.
  */
-export function fitLogistic(X: SparseRows, y: Uint8Array, sampleWeight: Float32Array | undefined, opts: SgdOptions): LogisticFit {
+export function fitLogistic(
+  X: SparseRows,
+  y: Uint8Array,
+  sampleWeight: Float32Array | undefined,
+  opts: SgdOptions,
+): LogisticFit {
   const { dim, epochs, learningRate: lr, l2 } = opts;
   const w = new Float64Array(dim);
   const G = new Float64Array(dim).fill(1e-6);

@@ -1,8 +1,8 @@
 // Label checks, de-duplication and the seeded stratified split shared by training and the exports.
 
-import { firstLine } from "../data/email.ts";
-import type { Example } from "../data/types.ts";
-import { stratifiedSplit } from "./split.ts";
+import { firstLine } from '../data/email.ts';
+import type { Example } from '../data/types.ts';
+import { stratifiedSplit } from './split.ts';
 
 export type Dedupe = {
   examples: Example[];
@@ -46,17 +46,25 @@ export function dedupeExamples(examples: readonly Example[]): Dedupe {
 }
 
 /** The two labels (sorted) and the positive one; throws unless there are exactly two. */
-export function resolveLabels(examples: readonly Example[], positiveLabel?: string): { labels: [string, string]; positive: string; negative: string } {
+export function resolveLabels(
+  examples: readonly Example[],
+  positiveLabel?: string,
+): { labels: [string, string]; positive: string; negative: string } {
   const found = [...new Set(examples.map((e) => e.label))].sort();
   if (found.length !== 2) {
-    const shown = found.slice(0, 20).map((l) => JSON.stringify(l)).join(", ");
+    const shown = found
+      .slice(0, 20)
+      .map((l) => JSON.stringify(l))
+      .join(', ');
     throw new Error(
-      `exactly two labels are supported; found ${found.length}${found.length ? `: ${shown}${found.length > 20 ? ", ..." : ""}` : ""}`,
+      `exactly two labels are supported; found ${found.length}${found.length ? `: ${shown}${found.length > 20 ? ', ...' : ''}` : ''}`,
     );
   }
-  let positive = positiveLabel ?? (found.includes("spam") ? "spam" : found[1]);
+  let positive = positiveLabel ?? (found.includes('spam') ? 'spam' : found[1]);
   if (!found.includes(positive)) {
-    throw new Error(`positive label ${JSON.stringify(positiveLabel)} is not among the labels found: ${found.map((l) => JSON.stringify(l)).join(", ")}`);
+    throw new Error(
+      `positive label ${JSON.stringify(positiveLabel)} is not among the labels found: ${found.map((l) => JSON.stringify(l)).join(', ')}`,
+    );
   }
   positive = positive as string;
   const negative = found[0] === positive ? found[1] : found[0];
@@ -66,7 +74,7 @@ export function resolveLabels(examples: readonly Example[], positiveLabel?: stri
 export type PreparedSplit = {
   train: Example[];
   test: Example[];
-  dedupe: Omit<Dedupe, "examples"> | null;
+  dedupe: Omit<Dedupe, 'examples'> | null;
   rowsIn: number;
 };
 
@@ -76,7 +84,7 @@ export function prepareSplit(
   options: { seed: number; testFraction: number; dedupe: boolean },
 ): PreparedSplit {
   let rows: readonly Example[] = examples;
-  let dedupe: PreparedSplit["dedupe"] = null;
+  let dedupe: PreparedSplit['dedupe'] = null;
   if (options.dedupe) {
     const d = dedupeExamples(examples);
     rows = d.examples;

@@ -1,6 +1,6 @@
 // Seeded stratified train/test split.
 
-import { Rng } from "./random.ts";
+import { Rng } from './random.ts';
 
 /**
  * Split indices 0..labels.length-1 into train and test so that each label keeps (to rounding) the same

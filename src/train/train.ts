@@ -1,17 +1,24 @@
 // trainClassifier: examples → a fitted msgcls-linear/1 model with its manifest, metrics and drift reference.
 
-import type { DatasetSource, Example } from "../data/types.ts";
-import { countUrls } from "../model/text-stats.ts";
-import { DEFAULT_FEATURIZER, Featurizer, type FeaturizerConfig } from "../model/featurizer.ts";
-import { LINEAR_FORMAT, LinearClassifier } from "../model/linear.ts";
-import { encodeFloat16LE, decodeFloat16LE, type LinearModelSection, type SavableModel, VOCAB_FILE, WEIGHTS_FILE } from "../model/load.ts";
-import { binaryMetrics } from "../model/metrics.ts";
-import { referenceDistribution } from "../model/reference.ts";
-import type { BinaryMetrics, Classifier, ModelManifest, ReferenceDistribution } from "../model/types.ts";
-import { VocabFilter } from "../model/vocab.ts";
-import { fitLogistic, packRows } from "./optimize.ts";
-import { firstLines, prepareSplit, resolveLabels, subjectOnly } from "./prepare.ts";
-import { firstLine } from "../data/email.ts";
+import { firstLine } from '../data/email.ts';
+import type { DatasetSource, Example } from '../data/types.ts';
+import { DEFAULT_FEATURIZER, Featurizer, type FeaturizerConfig } from '../model/featurizer.ts';
+import { LINEAR_FORMAT, LinearClassifier } from '../model/linear.ts';
+import {
+  decodeFloat16LE,
+  encodeFloat16LE,
+  type LinearModelSection,
+  type SavableModel,
+  VOCAB_FILE,
+  WEIGHTS_FILE,
+} from '../model/load.ts';
+import { binaryMetrics } from '../model/metrics.ts';
+import { referenceDistribution } from '../model/reference.ts';
+import { countUrls } from '../model/text-stats.ts';
+import type { BinaryMetrics, Classifier, ModelManifest, ReferenceDistribution } from '../model/types.ts';
+import { VocabFilter } from '../model/vocab.ts';
+import { fitLogistic, packRows } from './optimize.ts';
+import { firstLines, prepareSplit, resolveLabels, subjectOnly } from './prepare.ts';
 
 export type TrainOptions = {
   seed: number;
@@ -32,7 +39,7 @@ export type TrainOptions = {
   learningRate?: number;
   l2?: number;
   /** "sqrt-balanced": rows of class c weigh sqrt(n_majority / n_c); "none": all 1. Default sqrt-balanced. */
-  classWeight?: "sqrt-balanced" | "none";
+  classWeight?: 'sqrt-balanced' | 'none';
   /** Recorded in manifest.training.source. */
   source?: DatasetSource | Record<string, unknown>;
   /** ISO timestamp for manifest.created_at (default: now). */
@@ -78,18 +85,19 @@ export function trainClassifier(examples: readonly Example[], options: TrainOpti
   const epochs = options.epochs ?? TRAIN_DEFAULTS.epochs;
   const learningRate = options.learningRate ?? TRAIN_DEFAULTS.learningRate;
   const l2 = options.l2 ?? TRAIN_DEFAULTS.l2;
-  const classWeight = options.classWeight ?? "sqrt-balanced";
+  const classWeight = options.classWeight ?? 'sqrt-balanced';
   const fcfg: FeaturizerConfig = { ...TRAIN_DEFAULTS.featurizer, ...options.featurizer };
 
   const { positive, negative } = resolveLabels(examples, options.positiveLabel);
   const split = prepareSplit(examples, { seed: options.seed, testFraction, dedupe });
-  if (split.test.length === 0 || split.train.length === 0) throw new Error("not enough examples to split into train and test");
+  if (split.test.length === 0 || split.train.length === 0)
+    throw new Error('not enough examples to split into train and test');
   for (const part of [split.train, split.test]) {
     if (!part.some((e) => e.label === positive) || !part.some((e) => e.label === negative)) {
-      throw new Error("both labels must occur in the training and the held-out part; add more examples");
+      throw new Error('both labels must occur in the training and the held-out part; add more examples');
     }
   }
-  lap("split");
+  lap('split');
 
   // Featurize training rows (+ augmentation), collect vocabulary and text-stat reference values.
   const featurizer = new Featurizer(fcfg);
@@ -147,18 +155,24 @@ export function trainClassifier(examples: readonly Example[], options: TrainOpti
   let nPos = 0;
   for (const v of ys) nPos += v;
   const nNeg = ys.length - nPos;
-  const wPos = classWeight === "sqrt-balanced" ? Math.sqrt(Math.max(nPos, nNeg) / nPos) : 1;
-  const wNeg = classWeight === "sqrt-balanced" ? Math.sqrt(Math.max(nPos, nNeg) / nNeg) : 1;
+  const wPos = classWeight === 'sqrt-balanced' ? Math.sqrt(Math.max(nPos, nNeg) / nPos) : 1;
+  const wNeg = classWeight === 'sqrt-balanced' ? Math.sqrt(Math.max(nPos, nNeg) / nNeg) : 1;
   const sampleWeight = Float32Array.from(ys, (v) => (v ? wPos : wNeg));
-  lap("featurize");
+  lap('featurize');
 
   const fit = fitLogistic(X, y, sampleWeight, { dim: featurizer.dim, epochs, learningRate, l2, seed: options.seed });
-  lap("fit");
+  lap('fit');
 
   // The served model uses half-precision weights: build the classifier from exactly those.
   const weightBytes = encodeFloat16LE(fit.weights);
   const weights = decodeFloat16LE(weightBytes, featurizer.dim);
-  const classifier = new LinearClassifier({ featurizer: fcfg, weights, bias: fit.bias, labels: [negative, positive], vocab });
+  const classifier = new LinearClassifier({
+    featurizer: fcfg,
+    weights,
+    bias: fit.bias,
+    labels: [negative, positive],
+    vocab,
+  });
 
   // Evaluation on the held-out part: full texts and short-message views.
   const metrics: Record<string, BinaryMetrics> = {};
@@ -177,16 +191,17 @@ export function trainClassifier(examples: readonly Example[], options: TrainOpti
   if (unseenLabels.size === 2) metrics.holdout_subject_only_unseen = evaluate(classifier, unseenSubjects, positive);
   const lines = firstLines(split.test);
   if (lines.length > 0) metrics.holdout_first_line = evaluate(classifier, lines, positive);
-  lap("evaluate");
+  lap('evaluate');
 
   // Drift reference: text features of the training e-mails; unknown-token share and score on held-out.
   const unknown: number[] = [];
   for (const e of split.test) unknown.push(classifier.textStats(e.text).unknown_token_share);
   const reference: Record<string, ReferenceDistribution> = {};
-  for (const [name, values] of Object.entries(stat)) reference[name] = { ...referenceDistribution(values), population: "train" };
-  reference.unknown_token_share = { ...referenceDistribution(unknown), population: "holdout" };
-  reference.score = { ...referenceDistribution(holdoutScores), population: "holdout" };
-  lap("reference");
+  for (const [name, values] of Object.entries(stat))
+    reference[name] = { ...referenceDistribution(values), population: 'train' };
+  reference.unknown_token_share = { ...referenceDistribution(unknown), population: 'holdout' };
+  reference.score = { ...referenceDistribution(holdoutScores), population: 'holdout' };
+  lap('reference');
 
   const countLabels = (rows: readonly Example[]) => {
     const out: Record<string, number> = { [negative]: 0, [positive]: 0 };
@@ -195,23 +210,25 @@ export function trainClassifier(examples: readonly Example[], options: TrainOpti
   };
   const section: LinearModelSection = {
     weights_file: WEIGHTS_FILE,
-    weights_dtype: "float16-le",
+    weights_dtype: 'float16-le',
     dim: featurizer.dim,
     bias: fit.bias,
     vocab_file: VOCAB_FILE,
     vocab_hashes: TRAIN_DEFAULTS.vocabHashes,
   };
-  const manifest: Omit<ModelManifest, "files"> = {
+  const manifest: Omit<ModelManifest, 'files'> = {
     format: LINEAR_FORMAT,
     labels: [negative, positive],
     positive_label: positive,
     created_at: options.createdAt ?? new Date().toISOString(),
     featurizer: {
       ...fcfg,
-      tokenizer: "runs of Unicode letters/digits after NFKD folding, mark stripping, lower-casing and homoglyph mapping; other visible characters are symbol tokens",
-      features: "word unigrams + bigrams + symbol unigrams (word block), char n-grams of boundary-padded words (char block); FNV-1a + murmur3 fmix32 hashing",
-      tf: "1 + ln(tf)",
-      normalization: "L2 per block, scaled by wordWeight / charWeight",
+      tokenizer:
+        'runs of Unicode letters/digits after NFKD folding, mark stripping, lower-casing and homoglyph mapping; other visible characters are symbol tokens',
+      features:
+        'word unigrams + bigrams + symbol unigrams (word block), char n-grams of boundary-padded words (char block); FNV-1a + murmur3 fmix32 hashing',
+      tf: '1 + ln(tf)',
+      normalization: 'L2 per block, scaled by wordWeight / charWeight',
       icu: process.versions.icu ?? null,
     },
     training: {
@@ -222,7 +239,7 @@ export function trainClassifier(examples: readonly Example[], options: TrainOpti
       label_counts: countLabels([...split.train, ...split.test]),
       seed: options.seed,
       split: {
-        method: "stratified",
+        method: 'stratified',
         test_fraction: testFraction,
         train_rows: split.train.length,
         test_rows: split.test.length,
@@ -233,7 +250,7 @@ export function trainClassifier(examples: readonly Example[], options: TrainOpti
       training_rows: X.nRows,
       nonzeros: X.indices.length,
       optimizer: {
-        method: "logistic regression, AdaGrad SGD, lazy L2, seeded shuffles",
+        method: 'logistic regression, AdaGrad SGD, lazy L2, seeded shuffles',
         epochs,
         learning_rate: learningRate,
         l2,
@@ -268,14 +285,25 @@ function scoreAll(classifier: Classifier, examples: readonly Example[]): Float64
  * Metrics of `classifier` on labelled examples. Labels other than the positive one count as negative,
  * but every label must be one the classifier knows.
  */
-export function evaluate(classifier: Classifier, examples: readonly Example[], positiveLabel = classifier.positiveLabel): BinaryMetrics {
+export function evaluate(
+  classifier: Classifier,
+  examples: readonly Example[],
+  positiveLabel = classifier.positiveLabel,
+): BinaryMetrics {
   if (!classifier.labels.includes(positiveLabel)) {
-    throw new Error(`positive label ${JSON.stringify(positiveLabel)} is not one of the model's labels: ${classifier.labels.join(", ")}`);
+    throw new Error(
+      `positive label ${JSON.stringify(positiveLabel)} is not one of the model's labels: ${classifier.labels.join(', ')}`,
+    );
   }
   const unknown = new Set<string>();
   for (const e of examples) if (!classifier.labels.includes(e.label)) unknown.add(e.label);
   if (unknown.size > 0) {
-    throw new Error(`labels not known to the model: ${[...unknown].slice(0, 10).map((l) => JSON.stringify(l)).join(", ")} (model labels: ${classifier.labels.join(", ")})`);
+    throw new Error(
+      `labels not known to the model: ${[...unknown]
+        .slice(0, 10)
+        .map((l) => JSON.stringify(l))
+        .join(', ')} (model labels: ${classifier.labels.join(', ')})`,
+    );
   }
   const flip = positiveLabel !== classifier.positiveLabel;
   const scores = new Float64Array(examples.length);

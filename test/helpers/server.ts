@@ -56,7 +56,8 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Chil
   });
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const waiters: { pred: (r: Record<string, unknown>) => boolean; resolve: (r: Record<string, unknown>) => void }[] = [];
+  const waiters: { pred: (r: Record<string, unknown>) => boolean; resolve: (r: Record<string, unknown>) => void }[] =
+    [];
   let buf = '';
   proc.stdout.on('data', (d: Buffer) => {
     buf += d.toString('utf8');
@@ -97,7 +98,10 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Chil
       }
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`timed out waiting for a log line; stdout:\n${stdout.join('\n')}\nstderr:\n${stderr.join('')}`)),
+          () =>
+            reject(
+              new Error(`timed out waiting for a log line; stdout:\n${stdout.join('\n')}\nstderr:\n${stderr.join('')}`),
+            ),
           timeoutMs,
         );
         waiters.push({
@@ -109,7 +113,9 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Chil
         });
         exited.then(() => {
           clearTimeout(timer);
-          reject(new Error(`process exited before the log line; stdout:\n${stdout.join('\n')}\nstderr:\n${stderr.join('')}`));
+          reject(
+            new Error(`process exited before the log line; stdout:\n${stdout.join('\n')}\nstderr:\n${stderr.join('')}`),
+          );
         });
       });
     },
@@ -131,6 +137,7 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert on arbitrary JSON shapes
   let json: any;
   try {
     json = JSON.parse(text);

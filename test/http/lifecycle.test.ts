@@ -58,7 +58,11 @@ describe('start-up failures stop the process with what to fix', () => {
     ['unknown model', { MODEL_NAME: 'nope' }, /model "nope" is not in registry .*models there: msg_cls/],
     ['unknown alias', { MODEL_ALIAS: 'staging' }, /has no alias "staging" \(aliases: champion\): set MODEL_ALIAS/],
     ['unknown version', { MODEL_VERSION: '999' }, /has no version 999/],
-    ['missing registry', { MODEL_REGISTRY: '/nonexistent/registry' }, /model registry \/nonexistent\/registry does not exist/],
+    [
+      'missing registry',
+      { MODEL_REGISTRY: '/nonexistent/registry' },
+      /model registry \/nonexistent\/registry does not exist/,
+    ],
   ];
   for (const [name, env, message] of cases) {
     test(name, async () => {
@@ -76,7 +80,7 @@ describe('start-up failures stop the process with what to fix', () => {
       const second = spawnCli(['serve'], { PORT: port, HOST: '127.0.0.1' });
       const { code } = await second.exited;
       assert.notEqual(code, 0);
-      assert.match(second.stderr.join(""), /the port is in use \(EADDRINUSE\); stop the other process or set PORT/);
+      assert.match(second.stderr.join(''), /the port is in use \(EADDRINUSE\); stop the other process or set PORT/);
     } finally {
       first.proc.kill('SIGTERM');
       await first.exited;
@@ -115,7 +119,10 @@ describe('graceful shutdown', () => {
 
   test('a request that never completes does not hold the process past SHUTDOWN_TIMEOUT_MS', async () => {
     const child = await spawnServer({ SHUTDOWN_TIMEOUT_MS: '800' });
-    const stuck = rawRequest(child.url, 'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{"te');
+    const stuck = rawRequest(
+      child.url,
+      'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{"te',
+    );
     const closed = readResponse(stuck);
     await new Promise((r) => setTimeout(r, 100));
     const t0 = Date.now();

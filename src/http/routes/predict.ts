@@ -48,7 +48,13 @@ export function predictRoutes(
           type: 'object',
           properties: {
             text: { ...text, description: 'The text to classify.', examples: ['Buy cheap iPhone'] },
-            texts: { type: 'array', minItems: 1, maxItems: opts.maxBatch, items: text, description: 'Texts to classify.' },
+            texts: {
+              type: 'array',
+              minItems: 1,
+              maxItems: opts.maxBatch,
+              items: text,
+              description: 'Texts to classify.',
+            },
           },
         },
         response: {
@@ -68,10 +74,14 @@ export function predictRoutes(
         },
       },
     },
-    (request, reply) => {
+    (request) => {
       const model = state.model;
       if (model === undefined || state.phase === 'starting') {
-        throw new HttpError(503, 'not_ready', `the model is not loaded yet (${state.reason}); retry shortly or poll /ready`);
+        throw new HttpError(
+          503,
+          'not_ready',
+          `the model is not loaded yet (${state.reason}); retry shortly or poll /ready`,
+        );
       }
       const body = request.body;
       if (body.text !== undefined) {
