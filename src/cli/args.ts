@@ -35,7 +35,7 @@ export type Command = {
 const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
 
 export function helpText(cmd: Command): string {
-  return `Usage: ${cmd.usage}\n\n${cmd.summary}\n\n${cmd.help.trim()}\n`;
+  return `Usage: ${cmd.usage}\n\n${cmd.summary}\n\n${cmd.help.replace(/^\n+/, '').trimEnd()}\n`;
 }
 
 export async function runCommand(cmd: Command, argv: string[]): Promise<number> {

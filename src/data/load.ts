@@ -21,7 +21,7 @@ export async function loadDataset(spec: string, options: LoadOptions = {}): Prom
   const format = options.format ?? formatFromPath(spec);
   if (!format) {
     throw new DatasetError(
-      `cannot tell the format of "${spec}" from its extension (expected .jsonl, .ndjson, .csv or .tsv); pass a format explicitly`,
+      `cannot tell the format of "${spec}" from its extension (expected .jsonl, .ndjson, .csv or .tsv); name the format with --format jsonl, csv or tsv`,
     );
   }
   let bytes: Buffer;

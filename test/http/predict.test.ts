@@ -35,7 +35,7 @@ describe('POST /predict', () => {
   test('a batch returns predictions in order, the same as one by one', async () => {
     const texts = [
       'Buy cheap meds online, no prescription, 80% off!!!',
-      'Meeting moved to 3pm, see you in room 2.',
+      'Thanks for the patch, I will rebuild the package and check the test failures tonight.',
       'x',
     ];
     const res = await postJson(`${server.url}/predict`, { texts });
