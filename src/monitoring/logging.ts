@@ -125,13 +125,26 @@ function isSafe(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SAFE] === true;
 }
 
+// pino's isoTime builds a Date and an ISO string for every line; at thousands of lines per second
+// most lines share their millisecond, so the string is reused until the clock moves.
+let lastMs = -1;
+let lastTime = '';
+function isoTimeCached(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTime;
+}
+
 export function createLogs(opts: LoggingOptions): Logs {
   const destination = opts.destination ?? pino.destination({ dest: 1, sync: false });
   const root = pino(
     {
       level: opts.level,
       base: { service: SERVICE_NAME, service_version: SERVICE_VERSION, pid: process.pid, hostname: hostname() },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTimeCached,
       formatters: { level: (label) => ({ level: label }) },
       serializers: { err: (err: unknown) => safeError(err) },
     },
