@@ -1,7 +1,7 @@
 import { CONFIG_VARS, loadConfig } from '../config.ts';
-import { createLogger, flushLogs } from '../monitoring/logger.ts';
-import { startServer } from '../server.ts';
-import { type Command, str } from './args.ts';
+import { RegistryError } from '../registry/local.ts';
+import { createObservability, ModelLoadError, startServer } from '../server.ts';
+import { CliError, type Command, str } from './args.ts';
 
 const FLAG_TO_ENV: Record<string, string> = {
   port: 'PORT',
@@ -45,29 +45,34 @@ Stops gracefully on SIGTERM or SIGINT: /ready turns 503, in-flight requests fini
     }
     if (str(values, 'alias') !== undefined && str(values, 'version') === undefined) env.MODEL_VERSION = undefined;
     const config = loadConfig(env);
-    const logger = createLogger(config.logLevel);
+    const obs = await createObservability(config);
+    const { logs } = obs;
 
     const fatal = (kind: string) => (err: unknown) => {
-      logger.fatal({ err, log_type: 'exception' }, `${kind}; exiting so the supervisor restarts the service`);
-      flushLogs();
-      process.exit(1);
+      logs.exception.fatal({ err }, `${kind}; exiting so the supervisor restarts the service`);
+      logs.flush().then(() => process.exit(1));
     };
     process.on('uncaughtException', fatal('uncaught exception'));
     process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
-    const server = await startServer(config, logger);
+    let server: Awaited<ReturnType<typeof startServer>>;
+    try {
+      server = await startServer(config, obs);
+    } catch (err) {
+      await logs.flush();
+      throw explainStartupError(err, config.host, config.port);
+    }
 
     return new Promise<number>((resolve) => {
       const onSignal = (signal: NodeJS.Signals) => {
         if (server.state.phase === 'stopping') {
-          logger.warn({ signal }, 'second stop signal: exiting now');
-          flushLogs();
-          process.exit(1);
+          logs.service.warn({ signal }, 'second stop signal: exiting now');
+          logs.flush().then(() => process.exit(1));
+          return;
         }
         server.stop(`received ${signal}`).then(({ drained }) => {
-          logger.info({ drained }, 'stopped');
-          flushLogs();
-          resolve(0);
+          logs.service.info({ drained }, 'stopped');
+          logs.flush().then(() => resolve(0));
         }, fatal('error while stopping'));
       };
       process.on('SIGTERM', onSignal);
@@ -75,3 +80,33 @@ Stops gracefully on SIGTERM or SIGINT: /ready turns 503, in-flight requests fini
     });
   },
 };
+
+/** Turns the errors a user can cause at start-up into messages that say what to do. */
+function explainStartupError(err: unknown, host: string, port: number): unknown {
+  if (err instanceof RegistryError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${host}:${port}`;
+  if (code === 'EADDRINUSE') {
+    return new CliError(
+      `cannot listen on ${where}: the port is in use (EADDRINUSE); stop the other process or set PORT to a free port`,
+      2,
+    );
+  }
+  if (code === 'EACCES') {
+    return new CliError(
+      `cannot listen on ${where}: permission denied (EACCES); use a port above 1023 or grant the capability`,
+      2,
+    );
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return new CliError(
+      `cannot listen on ${where}: HOST is not an address of this machine (${code}); use 0.0.0.0 or 127.0.0.1`,
+      2,
+    );
+  }
+  if (!(err instanceof ModelLoadError)) return err;
+  return new CliError(
+    `cannot load the model: ${(err as Error).message ?? String(err)}\nFix or re-register the artifact (\`msg-cls train\`), or point MODEL_ALIAS/MODEL_VERSION at a good version (\`msg-cls models\`).`,
+    1,
+  );
+}
