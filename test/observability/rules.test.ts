@@ -33,7 +33,7 @@ type Rule = {
 };
 type RuleFile = { groups: { name: string; rules: Rule[] }[] };
 type AlertCase = { eval_time: string; alertname: string; exp_alerts?: unknown[] };
-type TestGroup = { name?: string; alert_rule_test?: AlertCase[] };
+type TestGroup = { name?: string; alert_rule_test?: AlertCase[]; promql_expr_test?: { expr: string }[] };
 type TestFile = { rule_files: string[]; tests: TestGroup[] };
 
 const SLO_FILE = join(RULES_DIR, 'msgcls-slo.rules.yml');
@@ -83,6 +83,23 @@ describe('promtool', () => {
         loaded,
         ruleFiles().map((f) => basename(f)),
         `${basename(file)} must load every rule file`,
+      );
+    }
+  });
+});
+
+describe('recording rules', () => {
+  test('every recording rule has a promtool test of its value', () => {
+    const exprs = [...testFiles.values()]
+      .flatMap((tf) => tf.tests.flatMap((g) => g.promql_expr_test ?? []))
+      .map((t) => t.expr)
+      .join('\n');
+    const records = [...rules.values()].flatMap((rf) => rf.groups.flatMap((g) => g.rules)).filter((r) => r.record);
+    assert.ok(records.length > 0);
+    for (const r of records) {
+      assert.ok(
+        new RegExp(`\\b${r.record}\\b`).test(exprs),
+        `${r.record}: add a promql_expr_test that checks its value`,
       );
     }
   });
