@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
-import type { Logs } from '../monitoring/logging.ts';
+import { type Logs, safeError } from '../monitoring/logging.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
 import { createPredictionRecorder } from '../monitoring/predictions.ts';
 import type { Tracing } from '../monitoring/tracing.ts';
@@ -88,7 +88,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     const { status, body } = toErrorResponse(err, limits);
     if (status >= 500) {
       opts.logs.exception.error(
-        { request_id: request.id, route: request.routeOptions.url, err },
+        { request_id: request.id, route: request.routeOptions.url, err: safeError(err, requestTexts(request.body)) },
         'unhandled error while serving a request',
       );
     }
@@ -143,4 +143,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const recorder = createPredictionRecorder({ metrics: opts.metrics, logs: opts.logs, tracing: opts.tracing });
   predictRoutes(app, state, recorder, config);
   return app;
+}
+
+/** The texts a request carried, so that an error message quoting them can be scrubbed before logging. */
+function requestTexts(body: unknown): string[] {
+  if (body === null || typeof body !== 'object') return [];
+  const { text, texts } = body as { text?: unknown; texts?: unknown };
+  const out: string[] = [];
+  if (typeof text === 'string') out.push(text);
+  if (Array.isArray(texts)) for (const t of texts) if (typeof t === 'string') out.push(t);
+  return out;
 }

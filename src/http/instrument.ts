@@ -13,8 +13,13 @@ import { requestSpanIds } from '../monitoring/tracing.ts';
 
 const kReply = Symbol('msgcls.reply');
 const kStart = Symbol('msgcls.start');
+const kTrace = Symbol('msgcls.trace');
 
-type TrackedResponse = ServerResponse & { [kReply]: FastifyReply; [kStart]: number };
+type TrackedResponse = ServerResponse & {
+  [kReply]: FastifyReply;
+  [kStart]: number;
+  [kTrace]: { trace_id: string; span_id: string } | undefined;
+};
 
 export type InstrumentOptions = { metrics: Metrics | undefined; logs: Logs; tracing: boolean };
 
@@ -45,7 +50,7 @@ export function instrument(app: FastifyInstance, opts: InstrumentOptions): void 
     const resBytes = resLength === undefined ? -1 : Number(resLength);
     metrics?.requestFinished(request.method, route, status, seconds, reqBytes, resBytes);
     if (accessOn) {
-      const ids = tracing ? requestSpanIds(request) : undefined;
+      const ids = res[kTrace];
       // The socket of an aborted request may be gone, and its address with it.
       const ip = request.ip;
       logs.access.info({
@@ -68,6 +73,8 @@ export function instrument(app: FastifyInstance, opts: InstrumentOptions): void 
     const res = reply.raw as TrackedResponse;
     res[kReply] = reply;
     res[kStart] = performance.now();
+    // The request span is ended (and forgotten) before 'close': take its ids now.
+    res[kTrace] = tracing ? requestSpanIds(request) : undefined;
     res.on('close', onClose);
     metrics?.requestStarted();
     done();

@@ -52,26 +52,77 @@ export type Logs = {
 };
 
 const MAX_ERROR_MESSAGE = 300;
+const ECHO_WINDOW = 12;
+const MAX_ECHO_TEXTS = 16;
+
+/**
+ * Replaces every stretch of `message` that quotes one of `texts` (any run of 12+ characters found in a
+ * text) with <TEXT>. Error messages written by careless code can echo their input; this keeps a
+ * request's text out of the exception log even then. Runs only when logging an error.
+ */
+export function scrubEchoes(message: string, texts: readonly string[]): string {
+  const covered = new Uint8Array(message.length);
+  let any = false;
+  for (const text of texts.slice(0, MAX_ECHO_TEXTS)) {
+    if (text.length < ECHO_WINDOW) {
+      if (text.length >= 4) {
+        for (let i = message.indexOf(text); i >= 0; i = message.indexOf(text, i + 1)) {
+          covered.fill(1, i, i + text.length);
+          any = true;
+        }
+      }
+      continue;
+    }
+    for (let i = 0; i + ECHO_WINDOW <= message.length; i++) {
+      if (text.includes(message.slice(i, i + ECHO_WINDOW))) {
+        covered.fill(1, i, i + ECHO_WINDOW);
+        any = true;
+      }
+    }
+  }
+  if (!any) return message;
+  let out = '';
+  for (let i = 0; i < message.length; i++) {
+    if (!covered[i]) out += message[i];
+    else if (i === 0 || !covered[i - 1]) out += '<TEXT>';
+  }
+  return out;
+}
 
 /**
  * An error as it may appear in a log: type, code, anonymised message and the stack frames — never the
  * raw message inside the stack's first line, which could quote user input.
  */
-export function safeError(err: unknown): Record<string, unknown> {
-  if (!(err instanceof Error)) return { type: typeof err, message: anonymize(String(err).slice(0, MAX_ERROR_MESSAGE)) };
+export function safeError(err: unknown, texts: readonly string[] = []): Record<string, unknown> {
+  if (isSafe(err)) return err;
+  const clean = (m: string) => anonymize(scrubEchoes(m.slice(0, MAX_ERROR_MESSAGE), texts));
+  if (!(err instanceof Error)) return markSafe({ type: typeof err, message: clean(String(err)) });
   const frames = (err.stack ?? '')
     .split('\n')
     .filter((line) => line.startsWith('    at '))
     .join('\n');
   const out: Record<string, unknown> = {
     type: err.name,
-    message: anonymize(err.message.slice(0, MAX_ERROR_MESSAGE)),
+    message: clean(err.message),
     stack: frames,
   };
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' || typeof code === 'number') out.code = code;
-  if (err.cause !== undefined) out.cause = safeError(err.cause);
-  return out;
+  if (err.cause !== undefined) out.cause = safeError(err.cause, texts);
+  return markSafe(out);
+}
+
+// Marks an already-cleaned error so that the `err` serializer (the safety net for every `{ err }`
+// logged) passes it through instead of cleaning it twice.
+const SAFE = Symbol('msgcls.safeError');
+
+function markSafe(obj: Record<string, unknown>): Record<string, unknown> {
+  Object.defineProperty(obj, SAFE, { value: true, enumerable: false });
+  return obj;
+}
+
+function isSafe(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SAFE] === true;
 }
 
 export function createLogs(opts: LoggingOptions): Logs {
@@ -82,7 +133,7 @@ export function createLogs(opts: LoggingOptions): Logs {
       base: { service: SERVICE_NAME, service_version: SERVICE_VERSION, pid: process.pid, hostname: hostname() },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      serializers: { err: safeError },
+      serializers: { err: (err: unknown) => safeError(err) },
     },
     destination,
   );

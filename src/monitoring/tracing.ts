@@ -10,6 +10,7 @@
 import { context, type Span, SpanStatusCode, type Tracer, trace } from '@opentelemetry/api';
 import type { FastifyPluginCallback, FastifyRequest } from 'fastify';
 import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
+import { anonymize } from './anonymize.ts';
 
 export type Tracing = {
   tracer: Tracer;
@@ -43,6 +44,10 @@ export async function startTracing(env: Env = process.env): Promise<Tracing> {
   sdk.start();
   const instrumentation = new FastifyOtelInstrumentation({
     ignorePaths: (opts) => opts.url.startsWith('/docs/static/'),
+    // @fastify/otel records the raw URL; a query string or an unmatched path can carry personal data.
+    requestHook: (span, request) => {
+      span.setAttribute('url.path', anonymize(request.url.split('?', 1)[0]));
+    },
   });
   return {
     tracer: trace.getTracer(SERVICE_NAME, SERVICE_VERSION),
