@@ -42,7 +42,14 @@ export type Metrics = {
   predicted(model: ModelLabels, label: string, proba: number, chars: number): void;
   /** One call into the model (a single text or a whole batch). */
   inferred(model: ModelLabels, seconds: number, batchSize: number): void;
-  modelLoaded(model: ModelLabels & { alias: string | undefined; loadedAt: Date }): void;
+  /**
+   * A model was loaded. `model` must be the object later passed to predicted()/inferred(); its series
+   * are created at zero for every label, so that rate() sees the very first prediction.
+   */
+  modelLoaded(
+    model: ModelLabels,
+    details: { alias: string | undefined; loadedAt: Date; labels: readonly string[] },
+  ): void;
   modelLoadFailed(): void;
   connectionOpened(): void;
   connectionClosed(): void;
@@ -225,10 +232,19 @@ export function createMetrics(): Metrics {
       c.duration.observe(seconds);
       c.batch.observe(n);
     },
-    modelLoaded(model) {
+    modelLoaded(model, details) {
       modelLoads.labels('success').inc();
       modelInfo.reset();
-      modelInfo.labels(model.name, model.version, model.alias ?? '', model.loadedAt.toISOString()).set(1);
+      modelInfo.labels(model.name, model.version, details.alias ?? '', details.loadedAt.toISOString()).set(1);
+      const byLabel = cellsFor(model).labels;
+      for (const label of details.labels) {
+        if (!byLabel.has(label)) {
+          byLabel.set(label, {
+            count: predictions.cell(model.name, model.version, label),
+            probability: probability.cell(model.name, model.version, label),
+          });
+        }
+      }
     },
     modelLoadFailed() {
       modelLoads.labels('failure').inc();
