@@ -22,6 +22,55 @@ export type Config = {
   payloadMaxChars: number;
   metricsEnabled: boolean;
   trustProxy: boolean;
+  store: StoreConfig;
+  feedbackToken: string | undefined;
+  feedbackMaxBatch: number;
+  quality: QualityConfig;
+  drift: DriftConfig;
+};
+
+/** Where predictions and feedback are kept (src/store), and how they are written and expired. */
+export type StoreConfig = {
+  /** `off`, `sqlite:<file>` or `postgres://…`. */
+  url: string;
+  kind: 'off' | 'sqlite' | 'postgres';
+  /** SQLite file path (kind sqlite only). */
+  sqlitePath: string;
+  /** Keep the anonymised text of each prediction (ML payload). */
+  storeText: boolean;
+  queueSize: number;
+  batchSize: number;
+  flushMs: number;
+  poolSize: number;
+  retention: {
+    payloadDays: number;
+    predictionsDays: number;
+    feedbackDays: number;
+    intervalS: number;
+    batch: number;
+  };
+};
+
+export type QualityConfig = {
+  /** Time window: labelled predictions made in the last N minutes. */
+  windowMinutes: number;
+  /** Count window: the last N labelled predictions of each model version. */
+  windowCount: number;
+  /** How often the gauges are recomputed from the store. */
+  refreshS: number;
+};
+
+export type DriftConfig = {
+  /** Sliding window: the last N predictions of this instance... */
+  window: number;
+  /** ...made in the last N minutes (0: no age limit). */
+  maxAgeMinutes: number;
+  /** Fewer predictions than this in the window: no PSI is reported. */
+  minCount: number;
+  /** PSI at or above this is "moderate". */
+  moderate: number;
+  /** PSI at or above this is "drifted". */
+  drifted: number;
 };
 
 /** One documented variable: the single source for validation, defaults and the README table. */
@@ -90,6 +139,99 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     description:
       'Take the client IP from X-Forwarded-For (true behind a load balancer such as Fly.io, Cloud Run, an ingress).',
   },
+  {
+    name: 'STORE_URL',
+    default: 'sqlite:./data/msg-cls.db',
+    description:
+      'Where predictions and feedback labels are kept: `sqlite:<file>` (one instance; the folder is created), `postgres://user:pass@host:5432/db` (several instances share it), or `off`.',
+  },
+  {
+    name: 'STORE_TEXT',
+    default: 'false',
+    description:
+      'Also keep the anonymised text of each prediction in the store (ML payload, deleted after RETENTION_PAYLOAD_DAYS). Raw text is never stored.',
+  },
+  {
+    name: 'STORE_QUEUE_SIZE',
+    default: '10000',
+    description:
+      'Prediction records waiting to be written, at most; when the store is slow or down, records beyond this are dropped and counted (msgcls_store_dropped_records_total).',
+  },
+  { name: 'STORE_BATCH_SIZE', default: '200', description: 'Prediction records written per transaction, at most.' },
+  {
+    name: 'STORE_FLUSH_MS',
+    default: '200',
+    description: 'Longest a prediction record waits in the queue before a write is started.',
+  },
+  { name: 'STORE_POOL_SIZE', default: '4', description: 'PostgreSQL connections per instance.' },
+  {
+    name: 'RETENTION_PAYLOAD_DAYS',
+    default: '14',
+    description: 'Days the anonymised text (STORE_TEXT) is kept; the log policy allows at most 14.',
+  },
+  {
+    name: 'RETENTION_PREDICTIONS_DAYS',
+    default: '90',
+    description: 'Days prediction records (ids, model version, label, probability, drift features) are kept.',
+  },
+  { name: 'RETENTION_FEEDBACK_DAYS', default: '90', description: 'Days feedback labels are kept, from their arrival.' },
+  {
+    name: 'RETENTION_INTERVAL_S',
+    default: '3600',
+    description: 'Seconds between retention runs (the first runs at start).',
+  },
+  {
+    name: 'RETENTION_BATCH',
+    default: '1000',
+    description: 'Rows deleted per statement by a retention run (small batches keep locks and pauses short).',
+  },
+  {
+    name: 'FEEDBACK_TOKEN',
+    default: '',
+    description:
+      'When set, POST /feedback needs `Authorization: Bearer <token>`. Set it (as a secret) whenever the service is reachable by untrusted clients.',
+  },
+  {
+    name: 'FEEDBACK_MAX_BATCH',
+    default: '1000',
+    description: 'Most labels accepted in one `{"items": [...]}` feedback request.',
+  },
+  {
+    name: 'QUALITY_WINDOW_MINUTES',
+    default: '1440',
+    description: 'Time window of the online quality figures: labelled predictions made in the last N minutes.',
+  },
+  {
+    name: 'QUALITY_WINDOW_COUNT',
+    default: '1000',
+    description: 'Count window of the online quality figures: the last N labelled predictions of each model version.',
+  },
+  {
+    name: 'QUALITY_REFRESH_S',
+    default: '30',
+    description: 'Seconds between recomputations of the online quality gauges from the store.',
+  },
+  {
+    name: 'DRIFT_WINDOW',
+    default: '1000',
+    description: 'Drift is measured on the last N predictions of this instance (a sliding window).',
+  },
+  {
+    name: 'DRIFT_MAX_AGE_MINUTES',
+    default: '1440',
+    description: 'Predictions older than this leave the drift window even when it is not full (0: no age limit).',
+  },
+  {
+    name: 'DRIFT_MIN_COUNT',
+    default: '100',
+    description: 'No PSI is reported while the drift window holds fewer predictions than this.',
+  },
+  {
+    name: 'DRIFT_MODERATE_PSI',
+    default: '0.1',
+    description: 'PSI from which a feature is reported as moderately drifted.',
+  },
+  { name: 'DRIFT_PSI', default: '0.2', description: 'PSI from which a feature is reported as drifted.' },
 ];
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -140,6 +282,15 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`${name}=${JSON.stringify(s)} is not valid: set it to true or false`);
     return false;
   };
+  const positive = (name: string): number => {
+    const s = raw(name);
+    const n = Number(s);
+    if (s === '' || !Number.isFinite(n) || n <= 0 || n > 100) {
+      problems.push(`${name}=${JSON.stringify(s)} is not valid: set it to a number above 0, such as 0.2`);
+      return 1;
+    }
+    return n;
+  };
   const ratio = (name: string): number => {
     const s = raw(name);
     const n = Number(s);
@@ -180,12 +331,94 @@ export function loadConfig(env: Env = process.env): Config {
     payloadMaxChars: int('ML_PAYLOAD_MAX_CHARS', 0, 1_000_000),
     metricsEnabled: bool('METRICS_ENABLED'),
     trustProxy: bool('TRUST_PROXY'),
+    store: {
+      ...parseStoreUrl(raw('STORE_URL'), problems),
+      storeText: bool('STORE_TEXT'),
+      queueSize: int('STORE_QUEUE_SIZE', 1, 10_000_000),
+      batchSize: int('STORE_BATCH_SIZE', 1, 5000),
+      flushMs: int('STORE_FLUSH_MS', 1, 60_000),
+      poolSize: int('STORE_POOL_SIZE', 1, 100),
+      retention: {
+        payloadDays: int('RETENTION_PAYLOAD_DAYS', 1, 14),
+        predictionsDays: int('RETENTION_PREDICTIONS_DAYS', 1, 36_500),
+        feedbackDays: int('RETENTION_FEEDBACK_DAYS', 1, 36_500),
+        intervalS: int('RETENTION_INTERVAL_S', 1, 604_800),
+        batch: int('RETENTION_BATCH', 1, 100_000),
+      },
+    },
+    feedbackToken: raw('FEEDBACK_TOKEN') || undefined,
+    feedbackMaxBatch: int('FEEDBACK_MAX_BATCH', 1, 100_000),
+    quality: {
+      windowMinutes: int('QUALITY_WINDOW_MINUTES', 1, 5_256_000),
+      windowCount: int('QUALITY_WINDOW_COUNT', 1, 1_000_000),
+      refreshS: int('QUALITY_REFRESH_S', 1, 86_400),
+    },
+    drift: {
+      window: int('DRIFT_WINDOW', 10, 1_000_000),
+      maxAgeMinutes: int('DRIFT_MAX_AGE_MINUTES', 0, 5_256_000),
+      minCount: int('DRIFT_MIN_COUNT', 1, 1_000_000),
+      moderate: positive('DRIFT_MODERATE_PSI'),
+      drifted: positive('DRIFT_PSI'),
+    },
   };
   if (problems.length === 0 && config.shutdownDelayMs > 0 && config.shutdownDelayMs >= config.shutdownTimeoutMs) {
     problems.push(
       `SHUTDOWN_DELAY_MS=${config.shutdownDelayMs} must be less than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}: the delay is part of the shutdown deadline`,
     );
   }
+  if (problems.length === 0 && config.drift.moderate >= config.drift.drifted) {
+    problems.push(
+      `DRIFT_MODERATE_PSI=${config.drift.moderate} must be less than DRIFT_PSI=${config.drift.drifted}: stable < moderate < drifted`,
+    );
+  }
+  if (problems.length === 0 && config.drift.minCount > config.drift.window) {
+    problems.push(
+      `DRIFT_MIN_COUNT=${config.drift.minCount} must not exceed DRIFT_WINDOW=${config.drift.window}, or no PSI would ever be reported`,
+    );
+  }
+  if (config.feedbackToken !== undefined && config.feedbackToken.length < 16) {
+    problems.push(
+      'FEEDBACK_TOKEN is shorter than 16 characters: use a long random secret (e.g. `openssl rand -hex 32`)',
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Parses STORE_URL: `off`, `sqlite:<path>` or `postgres(ql)://…`. */
+export function parseStoreUrl(url: string, problems: string[]): Pick<StoreConfig, 'url' | 'kind' | 'sqlitePath'> {
+  const fix = 'set it to sqlite:./data/msg-cls.db, postgres://user:password@host:5432/database, or off';
+  if (url.toLowerCase() === 'off') return { url: 'off', kind: 'off', sqlitePath: '' };
+  if (url.startsWith('sqlite:')) {
+    let path = url.slice('sqlite:'.length);
+    if (path.startsWith('//')) path = path.slice(2); // sqlite:///abs/path and sqlite://./rel
+    if (path === '' || path === ':memory:') {
+      problems.push(`STORE_URL=${JSON.stringify(url)} names no file: ${fix}`);
+    }
+    return { url, kind: 'sqlite', sqlitePath: path };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    try {
+      const u = new URL(url);
+      if (u.hostname === '' || u.pathname.length <= 1) throw new Error('no host or database');
+    } catch {
+      problems.push(`STORE_URL is not a valid PostgreSQL URL (it needs a host and a database): ${fix}`);
+    }
+    return { url, kind: 'postgres', sqlitePath: '' };
+  }
+  // The URL may hold a password: quote only its scheme.
+  problems.push(`STORE_URL has an unknown scheme "${url.split(':', 1)[0]}": ${fix}`);
+  return { url: 'off', kind: 'off', sqlitePath: '' };
+}
+
+/** The store URL with any password replaced, for logs and /health. */
+export function redactStoreUrl(url: string): string {
+  if (!/^postgres(ql)?:\/\//.test(url)) return url;
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparseable)';
+  }
 }

@@ -11,6 +11,7 @@ import { loadClassifier } from './model/load.ts';
 import { createLogs, type Logs } from './monitoring/logging.ts';
 import { createMetrics, type Metrics } from './monitoring/metrics.ts';
 import { startTracing, type Tracing, tracingRequested } from './monitoring/tracing.ts';
+import { type ModelMonitoring, startModelMonitoring } from './quality/monitoring.ts';
 import { type ModelRef, resolveModel } from './registry/local.ts';
 
 /** The model could not be loaded (missing/corrupt artifact, unknown format). */
@@ -47,6 +48,8 @@ export type RunningServer = {
   app: FastifyInstance;
   state: ServiceState;
   obs: Observability;
+  /** Prediction log, feedback, online quality and drift. */
+  monitoring: ModelMonitoring;
   /** The URL the server listens on, e.g. http://127.0.0.1:8000 */
   url: string;
   /** Turns unready, stops accepting connections, waits for in-flight requests (up to the deadline). */
@@ -85,8 +88,16 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     version: config.modelVersion,
   });
   const state = createState();
-  const app = await buildApp({ config, state, logs, metrics, tracing: obs.tracing });
-  await app.listen({ port: config.port, host: config.host });
+  // The store opens and migrates before we listen: a wrong STORE_URL fails the start; an unreachable
+  // PostgreSQL does not (the store starts degraded and catches up).
+  const monitoring = await startModelMonitoring(config, { logs, metrics });
+  const app = await buildApp({ config, state, logs, metrics, tracing: obs.tracing, monitoring });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await monitoring.close(0);
+    throw err;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const localUrl = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
@@ -102,8 +113,11 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     metrics?.modelLoadFailed();
     logs.exception.error({ err, model: { name: ref.name, version: ref.version } }, 'model load failed');
     await app.close();
+    await monitoring.close(0);
     throw new ModelLoadError(ref, err);
   }
+  monitoring.useModel(state.model);
+  monitoring.start();
   metrics?.modelLoaded(state.model.info, {
     alias: ref.alias,
     loadedAt: state.model.loadedAt,
@@ -140,11 +154,13 @@ export async function startServer(config: Config, obs: Observability): Promise<R
           'shutdown deadline reached; closed remaining connections',
         );
       }
+      // No request can add a prediction record now: write the queue out within what is left of the deadline.
+      await monitoring.close(Math.max(0, stopAt - performance.now()));
       await obs.tracing?.shutdown().catch(() => undefined);
       return { drained };
     })();
     return stopping;
   };
 
-  return { app, state, obs, url: localUrl, stop };
+  return { app, state, obs, monitoring, url: localUrl, stop };
 }

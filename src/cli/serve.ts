@@ -1,6 +1,7 @@
 import { CONFIG_VARS, loadConfig } from '../config.ts';
 import { RegistryError } from '../registry/local.ts';
 import { createObservability, ModelLoadError, startServer } from '../server.ts';
+import { StoreConfigError } from '../store/types.ts';
 import { CliError, type Command, str } from './args.ts';
 
 const FLAG_TO_ENV: Record<string, string> = {
@@ -14,7 +15,8 @@ const FLAG_TO_ENV: Record<string, string> = {
 
 export const serveCommand: Command = {
   name: 'serve',
-  summary: 'Run the HTTP service: POST /predict, /alive, /ready, /health, /version, /docs.',
+  summary:
+    'Run the HTTP service: POST /predict, POST /feedback, /monitoring/quality, /monitoring/drift, /alive, /ready, /health, /version, /docs.',
   usage: 'msg-cls serve [--port N] [--host H] [--registry DIR] [--name NAME] [--alias ALIAS | --version N]',
   help: `
 Flags override the environment variables of the same meaning:
@@ -84,6 +86,7 @@ Stops gracefully on SIGTERM or SIGINT: /ready turns 503, in-flight requests fini
 /** Turns the errors a user can cause at start-up into messages that say what to do. */
 function explainStartupError(err: unknown, host: string, port: number): unknown {
   if (err instanceof RegistryError) return err;
+  if (err instanceof StoreConfigError) return new CliError(err.message, 2);
   const code = (err as NodeJS.ErrnoException).code;
   const where = `${host}:${port}`;
   if (code === 'EADDRINUSE') {

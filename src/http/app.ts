@@ -10,21 +10,27 @@ import { type Logs, safeError } from '../monitoring/logging.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
 import { createPredictionRecorder } from '../monitoring/predictions.ts';
 import type { Tracing } from '../monitoring/tracing.ts';
+import type { ModelMonitoring } from '../quality/monitoring.ts';
 import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
 import { type Limits, sendError, toErrorResponse } from './errors.ts';
 import { instrument } from './instrument.ts';
 import { docsRoutes } from './openapi.ts';
+import { feedbackRoutes } from './routes/feedback.ts';
 import { healthRoutes } from './routes/health.ts';
+import { monitoringRoutes } from './routes/monitoring.ts';
 import { predictRoutes } from './routes/predict.ts';
 import type { ServiceState } from './state.ts';
 
 export type AppOptions = {
-  config: Pick<Config, 'maxBatch' | 'maxTextChars' | 'maxBodyBytes' | 'keepAliveTimeoutMs' | 'trustProxy'>;
+  config: Pick<Config, 'maxBatch' | 'maxTextChars' | 'maxBodyBytes' | 'keepAliveTimeoutMs' | 'trustProxy'> &
+    Partial<Pick<Config, 'feedbackToken' | 'feedbackMaxBatch' | 'store'>>;
   state: ServiceState;
   logs: Logs;
   /** Prometheus metrics; /metrics is not served when absent (METRICS_ENABLED=false). */
   metrics?: Metrics;
   tracing?: Tracing;
+  /** Prediction log, feedback, online quality and drift; /feedback and /monitoring answer 503 without it. */
+  monitoring?: ModelMonitoring;
 };
 
 // A caller's X-Request-Id is kept only if it is a plausible id: it ends up in logs and headers.
@@ -139,9 +145,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     );
   }
 
-  healthRoutes(app, state);
-  const recorder = createPredictionRecorder({ metrics: opts.metrics, logs: opts.logs, tracing: opts.tracing });
+  const monitoring = opts.monitoring;
+  healthRoutes(app, state, monitoring && (() => monitoring.summary()));
+  const recorder = createPredictionRecorder({
+    metrics: opts.metrics,
+    logs: opts.logs,
+    tracing: opts.tracing,
+    sink: monitoring?.sink,
+  });
   predictRoutes(app, state, recorder, config);
+  feedbackRoutes(app, state, monitoring, opts.logs, {
+    maxBatch: config.feedbackMaxBatch ?? 1000,
+    token: config.feedbackToken,
+    flushMs: config.store?.flushMs ?? 200,
+  });
+  monitoringRoutes(app, monitoring);
   return app;
 }
 

@@ -33,23 +33,62 @@ type ValidationIssue = { keyword: string; instancePath: string; message?: string
 
 function describeValidation(issue: ValidationIssue, limits: Limits): { status: number; code: string; detail: string } {
   const where = issue.instancePath === '' ? 'body' : `body${issue.instancePath.replaceAll('/', '.')}`;
+  const limit = issue.params.limit;
+  const predictText = issue.instancePath === '/text' || issue.instancePath.startsWith('/texts');
   switch (issue.keyword) {
     case 'maxLength':
+      if (!predictText) {
+        return { status: 400, code: 'too_long', detail: `${where} is longer than ${limit} characters: shorten it` };
+      }
       return {
         status: 413,
         code: 'text_too_long',
         detail: `${where} is longer than ${limits.maxTextChars} characters (MAX_TEXT_CHARS): shorten or split the text`,
       };
     case 'maxItems':
+      if (!predictText) {
+        return {
+          status: 413,
+          code: 'batch_too_large',
+          detail: `${where} has more than ${limit} items: send them in smaller batches`,
+        };
+      }
       return {
         status: 413,
         code: 'batch_too_large',
         detail: `${where} has more than ${limits.maxBatch} texts (MAX_BATCH): send the batch in smaller parts`,
       };
     case 'minLength':
-      return { status: 400, code: 'empty_text', detail: `${where} is empty: send a non-empty text` };
+      return {
+        status: 400,
+        code: predictText ? 'empty_text' : 'empty_value',
+        detail: `${where} is empty: send a non-empty ${predictText ? 'text' : 'value'}`,
+      };
     case 'minItems':
-      return { status: 400, code: 'empty_batch', detail: `${where} is empty: send at least one text` };
+      return {
+        status: 400,
+        code: 'empty_batch',
+        detail: `${where} is empty: send at least one ${predictText ? 'text' : 'item'}`,
+      };
+    case 'pattern':
+      return {
+        status: 400,
+        code: 'invalid_format',
+        detail: `${where} has characters or a length that is not allowed (1 to 128 of A-Z a-z 0-9 . _ : @ / + = -): send the request_id exactly as POST /predict returned it`,
+      };
+    case 'additionalProperties':
+      return {
+        status: 400,
+        code: 'unknown_field',
+        detail: `${where} has an unknown field ${JSON.stringify(issue.params.additionalProperty)}: remove it (see /docs for the fields)`,
+      };
+    case 'minimum':
+    case 'maximum':
+      return {
+        status: 400,
+        code: 'out_of_range',
+        detail: `${where} must be ${issue.keyword === 'minimum' ? 'at least' : 'at most'} ${limit}`,
+      };
     case 'type':
       return {
         status: 400,

@@ -1,9 +1,11 @@
 // What happens around each prediction besides answering: metrics, the business log line, the
-// sampled (anonymised) ml_payload lines, and the inference span when tracing is on.
+// sampled (anonymised) ml_payload lines, the inference span when tracing is on, and the prediction
+// record for drift and the store (the sink only computes the drift features and queues the record).
 
 import type { FastifyRequest } from 'fastify';
 import type { LoadedModel } from '../http/state.ts';
 import type { Prediction } from '../model/types.ts';
+import type { PredictionSink } from '../quality/monitoring.ts';
 import type { Logs } from './logging.ts';
 import type { Metrics } from './metrics.ts';
 import { inSpan, type Tracing } from './tracing.ts';
@@ -27,8 +29,9 @@ export function createPredictionRecorder(opts: {
   metrics: Metrics | undefined;
   logs: Logs;
   tracing: Tracing | undefined;
+  sink?: PredictionSink;
 }): PredictionRecorder {
-  const { metrics, logs, tracing } = opts;
+  const { metrics, logs, tracing, sink } = opts;
   const businessOn = logs.business.isLevelEnabled('info');
   const payloadOn = logs.payload.isLevelEnabled('info');
 
@@ -84,6 +87,7 @@ export function createPredictionRecorder(opts: {
         });
       }
       payload(request, model, text, p);
+      sink?.observe(request.id, 0, model, text, p);
     },
     recordMany(request, model, texts, ps) {
       const labels: Record<string, number> = {};
@@ -91,6 +95,7 @@ export function createPredictionRecorder(opts: {
         metrics?.predicted(model.info, ps[i].label, ps[i].proba, texts[i].length);
         labels[ps[i].label] = (labels[ps[i].label] ?? 0) + 1;
         payload(request, model, texts[i], ps[i]);
+        sink?.observe(request.id, i, model, texts[i], ps[i]);
       }
       if (businessOn) {
         logs.business.info({

@@ -24,8 +24,10 @@ export class LogCapture extends Writable {
 
 export type TestServer = RunningServer & { logs: LogCapture; close(): Promise<void> };
 
+// Tests run without a store unless they ask for one (STORE_URL=sqlite:<temp file> or postgres://…), so
+// that they never write into the repository's ./data folder.
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const fullEnv = { PORT: '0', HOST: '127.0.0.1', MODEL_REGISTRY: DEFAULT_REGISTRY, ...env };
+  const fullEnv = { PORT: '0', HOST: '127.0.0.1', MODEL_REGISTRY: DEFAULT_REGISTRY, STORE_URL: 'off', ...env };
   const config = loadConfig(fullEnv);
   const logs = new LogCapture();
   const server = await startServer(config, await createObservability(config, { env: fullEnv, destination: logs }));
@@ -51,7 +53,7 @@ export type Child = {
 export function spawnCli(args: string[], env: Record<string, string> = {}): Child {
   const proc = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
-    env: { ...process.env, MODEL_REGISTRY: DEFAULT_REGISTRY, ...env },
+    env: { ...process.env, MODEL_REGISTRY: DEFAULT_REGISTRY, STORE_URL: 'off', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const stdout: string[] = [];

@@ -1,9 +1,14 @@
 // Liveness, readiness and health. They answer different questions, for different callers:
 //   /alive  — can the process answer at all? (liveness: a supervisor restarts us when it fails)
 //   /ready  — should traffic come here? (readiness: model loaded and warmed up, not shutting down)
-//   /health — the same as /ready, with the details a human wants to see.
+//   /health — the same as /ready, with the details a human wants to see, the store's state included.
+//
+// The store is not part of readiness: when it is slow or down the model still serves, predictions
+// queue up (and are dropped and counted when the queue is full), so /ready stays 200 and /health
+// answers 200 with status "degraded" and the store's last error.
 
 import type { FastifyInstance } from 'fastify';
+import type { StoreSummary } from '../../quality/monitoring.ts';
 import { SERVICE_VERSION } from '../../version.ts';
 import type { ServiceState } from '../state.ts';
 
@@ -16,8 +21,25 @@ const statusSchema = {
 const healthSchema = {
   type: 'object',
   properties: {
-    status: { type: 'string', enum: ['ok', 'starting', 'stopping'] },
+    status: { type: 'string', enum: ['ok', 'degraded', 'starting', 'stopping'] },
     reason: { type: 'string' },
+    store: {
+      type: 'object',
+      description: 'The prediction and feedback store: ok, degraded (its last operation failed) or off.',
+      properties: {
+        status: { type: 'string', enum: ['ok', 'degraded', 'off'] },
+        backend: { type: 'string' },
+        location: { type: 'string' },
+        queue_depth: { type: 'integer' },
+        queue_capacity: { type: 'integer' },
+        last_error: {
+          type: 'object',
+          properties: { what: { type: 'string' }, message: { type: 'string' }, at: { type: 'string' } },
+        },
+        last_ok_at: { type: 'string' },
+      },
+      required: ['status'],
+    },
     model: {
       type: 'object',
       properties: {
@@ -33,7 +55,11 @@ const healthSchema = {
   required: ['status', 'uptime_s', 'version'],
 } as const;
 
-export function healthRoutes(app: FastifyInstance, state: ServiceState): void {
+export function healthRoutes(
+  app: FastifyInstance,
+  state: ServiceState,
+  storeSummary: () => StoreSummary = () => ({ status: 'off' }),
+): void {
   app.get(
     '/alive',
     { schema: { summary: 'Liveness: 200 whenever the process can answer', response: { 200: statusSchema } } },
@@ -58,15 +84,24 @@ export function healthRoutes(app: FastifyInstance, state: ServiceState): void {
     '/health',
     {
       schema: {
-        summary: 'Health details: model, uptime, version; 503 with the reason when not ready',
+        summary:
+          'Health details: model, store, uptime, version; 503 with the reason when not ready; 200 with status "degraded" when the store fails',
         response: { 200: healthSchema, 503: healthSchema },
       },
     },
     (_request, reply) => {
       const m = state.model;
+      const store = storeSummary();
+      const degraded = state.phase === 'ready' && store.status === 'degraded';
       const body = {
-        status: state.phase === 'ready' ? 'ok' : state.phase,
-        reason: state.phase === 'ready' ? undefined : state.reason,
+        status: degraded ? 'degraded' : state.phase === 'ready' ? 'ok' : state.phase,
+        reason:
+          state.phase !== 'ready'
+            ? state.reason
+            : degraded
+              ? `the store is failing (${store.last_error?.what ?? 'unknown'}): predictions are served but may not be recorded, feedback answers 503`
+              : undefined,
+        store,
         model: m && {
           name: m.ref.name,
           version: m.ref.version,

@@ -1,0 +1,56 @@
+// Versioned schema migrations, shared by SQLite and PostgreSQL (the DDL below is valid in both).
+// Each runs once, in order, inside the same transaction as its row in msgcls_schema_migrations;
+// start-up applies those not yet applied, so running them again is a no-op. Never edit a migration
+// that has shipped: add a new one.
+
+export type Migration = { version: number; name: string; statements: string[] };
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'prediction log and feedback labels',
+    statements: [
+      `CREATE TABLE msgcls_predictions (
+        request_id TEXT NOT NULL,
+        item INTEGER NOT NULL,
+        ts BIGINT NOT NULL,
+        model_name TEXT NOT NULL,
+        model_version TEXT NOT NULL,
+        label TEXT NOT NULL,
+        proba DOUBLE PRECISION,
+        score DOUBLE PRECISION,
+        text_length INTEGER,
+        token_count INTEGER,
+        digit_share DOUBLE PRECISION,
+        upper_share DOUBLE PRECISION,
+        url_count INTEGER,
+        unknown_token_share DOUBLE PRECISION,
+        text TEXT,
+        PRIMARY KEY (request_id, item)
+      )`,
+      'CREATE INDEX msgcls_predictions_ts ON msgcls_predictions (ts)',
+      `CREATE TABLE msgcls_feedback (
+        request_id TEXT NOT NULL,
+        item INTEGER NOT NULL,
+        label TEXT NOT NULL,
+        received_ts BIGINT NOT NULL,
+        updated_ts BIGINT NOT NULL,
+        PRIMARY KEY (request_id, item)
+      )`,
+      'CREATE INDEX msgcls_feedback_received ON msgcls_feedback (received_ts)',
+    ],
+  },
+  {
+    version: 2,
+    name: 'index for the payload retention sweep',
+    statements: ['CREATE INDEX msgcls_predictions_text_ts ON msgcls_predictions (ts) WHERE text IS NOT NULL'],
+  },
+];
+
+export const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS msgcls_schema_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at BIGINT NOT NULL
+)`;
+
+export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,0 +1,140 @@
+// The prediction log and feedback store: what is kept, and the operations the service needs. Two
+// implementations: SQLite (src/store/sqlite.ts, one instance) and PostgreSQL (src/store/postgres.ts,
+// shared by several instances). Both run the same versioned migrations (src/store/migrations.ts).
+
+/** One prediction as it is stored. Never raw text: `text` is the anonymised text, or null. */
+export type PredictionRecord = {
+  requestId: string;
+  /** Position in a batch request (0 for a single text). */
+  index: number;
+  /** Milliseconds since the epoch. */
+  ts: number;
+  modelName: string;
+  modelVersion: string;
+  label: string;
+  proba: number;
+  /** Probability of the positive label (the drift feature `score`). */
+  score: number;
+  textLength: number;
+  tokenCount: number;
+  digitShare: number;
+  upperShare: number;
+  urlCount: number;
+  /** NaN when the classifier has no vocabulary; stored as NULL. */
+  unknownTokenShare: number;
+  text: string | null;
+};
+
+export type FeedbackItem = { requestId: string; index: number; label: string };
+
+/** recorded: first label for that prediction; updated: a different label replaced it; unchanged: same label again. */
+export type FeedbackStatus = 'recorded' | 'updated' | 'unchanged';
+
+export type FeedbackResult = FeedbackItem & {
+  status: FeedbackStatus;
+  /** When the prediction was made (ms since the epoch): label delay = received − this. */
+  predictedAt: number;
+};
+
+export type FeedbackOutcome =
+  | { ok: true; results: FeedbackResult[] }
+  /** Some request ids have no stored prediction: nothing was written. */
+  | { ok: false; unknown: FeedbackItem[] };
+
+/** One cell of the confusion matrix of a model version, with the label delays of its predictions. */
+export type ConfusionCell = {
+  modelName: string;
+  modelVersion: string;
+  predicted: string;
+  actual: string;
+  n: number;
+  /** Sum and maximum of (label received − prediction made), in milliseconds. */
+  delaySumMs: number;
+  delayMaxMs: number;
+};
+
+/** Labelled predictions made at or after `sinceTs`, or the last `lastN` labelled predictions per model version. */
+export type QualityWindow = { sinceTs: number } | { lastN: number };
+
+export type PurgeCutoffs = { payloadBefore: number; predictionsBefore: number; feedbackBefore: number };
+export type PurgeCounts = { payload: number; predictions: number; feedback: number };
+
+export type Store = {
+  readonly backend: 'sqlite' | 'postgres';
+  /** Where it is, for /health and logs (no password). */
+  readonly location: string;
+  /** Applies the migrations not yet applied (idempotent; safe with several instances starting at once). */
+  migrate(): Promise<{ applied: number[]; version: number }>;
+  /** Inserts prediction records; a (request id, index) already stored is kept as it is. */
+  insertPredictions(records: readonly PredictionRecord[]): Promise<number>;
+  /** Records labels in one transaction, committed durably before it resolves; all or nothing. */
+  recordFeedback(items: readonly FeedbackItem[], now: number): Promise<FeedbackOutcome>;
+  /** Which of these (request id, index) pairs are stored as predictions. */
+  hasPredictions(keys: readonly { requestId: string; index: number }[]): Promise<boolean[]>;
+  /** The confusion matrix of every model version in the window. */
+  confusion(window: QualityWindow): Promise<ConfusionCell[]>;
+  /** Deletes (or blanks, for the payload) at most `limit` expired rows of each kind. */
+  purge(cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts>;
+  /** Resolves when the store answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+};
+
+/** A failure the operator must fix (wrong URL, no permission, database missing): the service does not start. */
+export class StoreConfigError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'StoreConfigError';
+  }
+}
+
+export const PREDICTION_COLUMNS = [
+  'request_id',
+  'item',
+  'ts',
+  'model_name',
+  'model_version',
+  'label',
+  'proba',
+  'score',
+  'text_length',
+  'token_count',
+  'digit_share',
+  'upper_share',
+  'url_count',
+  'unknown_token_share',
+  'text',
+] as const;
+
+/** A record as the row of values in PREDICTION_COLUMNS order (non-finite numbers become null). */
+export function predictionRow(r: PredictionRecord): (string | number | null)[] {
+  const num = (v: number) => (Number.isFinite(v) ? v : null);
+  return [
+    r.requestId,
+    r.index,
+    r.ts,
+    r.modelName,
+    r.modelVersion,
+    r.label,
+    num(r.proba),
+    num(r.score),
+    num(r.textLength),
+    num(r.tokenCount),
+    num(r.digitShare),
+    num(r.upperShare),
+    num(r.urlCount),
+    num(r.unknownTokenShare),
+    r.text,
+  ];
+}
+
+/** Last occurrence wins: a label sent twice for one prediction in a batch counts as the later one. */
+export function dedupeFeedback(items: readonly FeedbackItem[]): FeedbackItem[] {
+  const byKey = new Map<string, FeedbackItem>();
+  for (const it of items) {
+    const key = `${it.index}\u0000${it.requestId}`;
+    byKey.delete(key);
+    byKey.set(key, it);
+  }
+  return [...byKey.values()];
+}
