@@ -14,7 +14,9 @@ export const STORE_WRITE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0
 export const LABEL_DELAY_BUCKETS = [1, 10, 60, 300, 900, 3600, 14_400, 43_200, 86_400, 259_200, 604_800, 2_592_000];
 
 export type QualityMetricsSources = {
+  /** Undefined when the store is off. */
   backend: string | undefined;
+  /** Read at scrape time (the writer is created after the metrics, with their events). */
   writer: StoreWriter | undefined;
   health: StoreHealth | undefined;
   quality: QualityMonitor | undefined;
@@ -29,15 +31,16 @@ export type QualityMetricEvents = {
 
 export function registerQualityMetrics(registry: Registry, src: QualityMetricsSources): QualityMetricEvents {
   const registers = [registry];
-  const { writer, health } = src;
+  const { health } = src;
+  const storeOn = src.backend !== undefined;
 
-  if (writer && health) {
+  if (storeOn && health) {
     new Gauge({
       name: 'msgcls_store_queue_depth',
       help: 'Prediction records waiting to be written to the store (the batch being written included).',
       registers,
       collect() {
-        this.set(writer.depth());
+        this.set(src.writer?.depth() ?? 0);
       },
     });
     new Gauge({
@@ -45,7 +48,7 @@ export function registerQualityMetrics(registry: Registry, src: QualityMetricsSo
       help: 'Most prediction records the queue holds (STORE_QUEUE_SIZE); beyond it records are dropped.',
       registers,
       collect() {
-        this.set(writer.capacity);
+        this.set(src.writer?.capacity ?? 0);
       },
     });
     new Gauge({
@@ -99,7 +102,7 @@ export function registerQualityMetrics(registry: Registry, src: QualityMetricsSo
     labelNames: ['kind'],
     registers,
   });
-  if (writer) {
+  if (storeOn) {
     written.inc(0);
     failures.inc(0);
     for (const r of DROP_REASONS) dropped.labels(r).inc(0);

@@ -218,12 +218,17 @@ export function openPostgresStore(url: string, location: string, opts: PostgresO
     async purge(cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts> {
       // ctid = ANY(ARRAY(…)) is a TID scan: each batch touches only the rows it deletes.
       const run = async (sql: string, before: number) => (await pool.query(sql, [before, limit])).rowCount ?? 0;
+      // Rows about to be deleted anyway are not blanked first.
+      const payload =
+        (
+          await pool.query(
+            `UPDATE msgcls_predictions SET text = NULL WHERE ctid = ANY(ARRAY(
+              SELECT ctid FROM msgcls_predictions WHERE text IS NOT NULL AND ts < $1 AND ts >= $3 LIMIT $2))`,
+            [cutoffs.payloadBefore, limit, cutoffs.predictionsBefore],
+          )
+        ).rowCount ?? 0;
       return {
-        payload: await run(
-          `UPDATE msgcls_predictions SET text = NULL WHERE ctid = ANY(ARRAY(
-            SELECT ctid FROM msgcls_predictions WHERE text IS NOT NULL AND ts < $1 LIMIT $2))`,
-          cutoffs.payloadBefore,
-        ),
+        payload,
         predictions: await run(
           'DELETE FROM msgcls_predictions WHERE ctid = ANY(ARRAY(SELECT ctid FROM msgcls_predictions WHERE ts < $1 LIMIT $2))',
           cutoffs.predictionsBefore,

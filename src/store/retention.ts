@@ -2,6 +2,7 @@
 // (RETENTION_BATCH rows per statement, the event loop and other writers get a turn in between), so
 // that no run holds a long lock or blocks the loop. Per the log policy:
 //   ML payload (the anonymised text)   RETENTION_PAYLOAD_DAYS     (default and maximum 14): set to NULL
+//                                      (a row past RETENTION_PREDICTIONS_DAYS is deleted with its text)
 //   prediction records (metadata)      RETENTION_PREDICTIONS_DAYS (default 90): deleted
 //   feedback labels (by arrival)       RETENTION_FEEDBACK_DAYS    (default 90): deleted
 

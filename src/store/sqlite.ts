@@ -171,12 +171,17 @@ export function openSqliteStore(path: string): Store {
     async purge(cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts> {
       alive();
       const run = (sql: string, before: number) => Number(stmt(sql).run(before, limit).changes);
-      return {
-        payload: run(
-          `UPDATE msgcls_predictions SET text = NULL WHERE rowid IN
-            (SELECT rowid FROM msgcls_predictions WHERE text IS NOT NULL AND ts < ? LIMIT ?)`,
+      // Rows about to be deleted anyway are not blanked first.
+      const payload = Number(
+        stmt(`UPDATE msgcls_predictions SET text = NULL WHERE rowid IN
+            (SELECT rowid FROM msgcls_predictions WHERE text IS NOT NULL AND ts < ? AND ts >= ? LIMIT ?)`).run(
           cutoffs.payloadBefore,
-        ),
+          cutoffs.predictionsBefore,
+          limit,
+        ).changes,
+      );
+      return {
+        payload,
         predictions: run(
           'DELETE FROM msgcls_predictions WHERE rowid IN (SELECT rowid FROM msgcls_predictions WHERE ts < ? LIMIT ?)',
           cutoffs.predictionsBefore,

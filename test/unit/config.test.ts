@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CONFIG_VARS, ConfigError, loadConfig } from '../../src/config.ts';
+import { CONFIG_VARS, ConfigError, loadConfig, redactStoreUrl } from '../../src/config.ts';
 
 describe('loadConfig', () => {
   test('defaults match the documented table', () => {
@@ -57,6 +57,67 @@ describe('loadConfig', () => {
     assert.throws(
       () => loadConfig({ SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_TIMEOUT_MS: '5000' }),
       /SHUTDOWN_DELAY_MS=5000 must be less/,
+    );
+  });
+
+  test('store, feedback, quality and drift defaults', () => {
+    const c = loadConfig({});
+    assert.deepEqual(
+      { url: c.store.url, kind: c.store.kind, path: c.store.sqlitePath, text: c.store.storeText },
+      { url: 'sqlite:./data/msg-cls.db', kind: 'sqlite', path: './data/msg-cls.db', text: false },
+    );
+    assert.deepEqual(c.store.retention, {
+      payloadDays: 14,
+      predictionsDays: 90,
+      feedbackDays: 90,
+      intervalS: 3600,
+      batch: 1000,
+    });
+    assert.equal(c.feedbackToken, undefined);
+    assert.deepEqual(c.quality, { windowMinutes: 1440, windowCount: 1000, refreshS: 30 });
+    assert.deepEqual(c.drift, { window: 1000, maxAgeMinutes: 1440, minCount: 100, moderate: 0.1, drifted: 0.2 });
+  });
+
+  test('STORE_URL forms', () => {
+    assert.equal(loadConfig({ STORE_URL: 'OFF' }).store.kind, 'off');
+    assert.equal(loadConfig({ STORE_URL: 'sqlite:///var/lib/msg-cls/x.db' }).store.sqlitePath, '/var/lib/msg-cls/x.db');
+    assert.equal(loadConfig({ STORE_URL: 'sqlite:rel.db' }).store.sqlitePath, 'rel.db');
+    const pg = loadConfig({ STORE_URL: 'postgres://u:secret@db:5432/msgcls' }).store;
+    assert.equal(pg.kind, 'postgres');
+    assert.equal(redactStoreUrl(pg.url), 'postgres://u:***@db:5432/msgcls');
+  });
+
+  test('store and drift problems say what to set, without echoing a password', () => {
+    let problems: string[] = [];
+    assert.throws(
+      () =>
+        loadConfig({
+          STORE_URL: 'mysql://root:hunter2@db/x',
+          RETENTION_PAYLOAD_DAYS: '30',
+          DRIFT_PSI: 'high',
+          FEEDBACK_TOKEN: 'short',
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        problems = err.problems;
+        return true;
+      },
+    );
+    const all = problems.join('\n');
+    assert.match(all, /STORE_URL has an unknown scheme "mysql": set it to sqlite:/);
+    assert.doesNotMatch(all, /hunter2/);
+    assert.match(all, /RETENTION_PAYLOAD_DAYS="30" is not valid: set it to a whole number from 1 to 14/);
+    assert.match(all, /DRIFT_PSI="high"/);
+    assert.match(all, /FEEDBACK_TOKEN is shorter than 16 characters/);
+    assert.throws(() => loadConfig({ STORE_URL: 'postgres://' }), /STORE_URL is not a valid PostgreSQL URL/);
+    assert.throws(() => loadConfig({ STORE_URL: 'sqlite:' }), /STORE_URL="sqlite:" names no file/);
+    assert.throws(
+      () => loadConfig({ DRIFT_MODERATE_PSI: '0.3' }),
+      /DRIFT_MODERATE_PSI=0.3 must be less than DRIFT_PSI=0.2/,
+    );
+    assert.throws(
+      () => loadConfig({ DRIFT_MIN_COUNT: '2000' }),
+      /DRIFT_MIN_COUNT=2000 must not exceed DRIFT_WINDOW=1000/,
     );
   });
 });

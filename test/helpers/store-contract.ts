@@ -1,0 +1,278 @@
+// What every store must do, as one suite run against a real SQLite file (test/unit/store-sqlite.test.ts)
+// and a real PostgreSQL database (test/store/postgres.test.ts).
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createStoreHealth } from '../../src/store/health.ts';
+import { LATEST_VERSION, MIGRATIONS } from '../../src/store/migrations.ts';
+import { createRetention } from '../../src/store/retention.ts';
+import type { PredictionRecord, Store } from '../../src/store/types.ts';
+
+export type StoreFactory = {
+  /** A new, empty store (its own file or database). */
+  open(): Promise<Store>;
+  /** Runs a query directly on the store's database (not through the Store), for checks. */
+  query(store: Store, sql: string): Promise<Record<string, unknown>[]>;
+};
+
+const DAY = 86_400_000;
+
+export function prediction(requestId: string, over: Partial<PredictionRecord> = {}): PredictionRecord {
+  return {
+    requestId,
+    index: 0,
+    ts: Date.now(),
+    modelName: 'msg_cls',
+    modelVersion: '1',
+    label: 'spam',
+    proba: 0.9,
+    score: 0.9,
+    textLength: 42,
+    tokenCount: 7,
+    digitShare: 0.1,
+    upperShare: 0.2,
+    urlCount: 1,
+    unknownTokenShare: Number.NaN,
+    text: null,
+    ...over,
+  };
+}
+
+export function storeContract(name: string, factory: StoreFactory): void {
+  describe(`${name} store`, () => {
+    const opened: Store[] = [];
+    const open = async () => {
+      const s = await factory.open();
+      opened.push(s);
+      return s;
+    };
+    after(async () => {
+      for (const s of opened) await s.close();
+    });
+
+    test('migrations are versioned and idempotent', async () => {
+      const store = await open();
+      const first = await store.migrate();
+      assert.deepEqual(
+        first.applied,
+        MIGRATIONS.map((m) => m.version),
+      );
+      assert.equal(first.version, LATEST_VERSION);
+      const again = await store.migrate();
+      assert.deepEqual(again.applied, []);
+      assert.equal(again.version, LATEST_VERSION);
+      const rows = await factory.query(store, 'SELECT version, name FROM msgcls_schema_migrations ORDER BY version');
+      assert.deepEqual(
+        rows.map((r) => Number(r.version)),
+        MIGRATIONS.map((m) => m.version),
+      );
+    });
+
+    describe('with a migrated store', () => {
+      let store: Store;
+      before(async () => {
+        store = await open();
+        await store.migrate();
+      });
+
+      test('stores prediction records; a repeated (request id, index) keeps the first', async () => {
+        const n = await store.insertPredictions([
+          prediction('p1', { text: 'Hi <EMAIL>' }),
+          prediction('p1', { index: 1, label: 'ham' }),
+          prediction('p2'),
+        ]);
+        assert.equal(n, 3);
+        assert.equal(await store.insertPredictions([prediction('p1', { label: 'ham' })]), 0);
+        const rows = await factory.query(
+          store,
+          "SELECT request_id, item, label, text, unknown_token_share, text_length FROM msgcls_predictions WHERE request_id = 'p1' ORDER BY item",
+        );
+        assert.equal(rows.length, 2);
+        assert.equal(rows[0].label, 'spam');
+        assert.equal(rows[0].text, 'Hi <EMAIL>');
+        assert.equal(rows[0].unknown_token_share, null, 'NaN is stored as NULL');
+        assert.equal(Number(rows[0].text_length), 42);
+        assert.equal(rows[1].text, null);
+        assert.deepEqual(
+          await store.hasPredictions([
+            { requestId: 'p1', index: 1 },
+            { requestId: 'p1', index: 2 },
+            { requestId: 'p2', index: 0 },
+          ]),
+          [true, false, true],
+        );
+      });
+
+      test('feedback: recorded, unchanged when repeated, updated when different (latest wins)', async () => {
+        await store.insertPredictions([prediction('f1', { ts: 1000 }), prediction('f2', { ts: 1000 })]);
+        let out = await store.recordFeedback([{ requestId: 'f1', index: 0, label: 'ham' }], 5000);
+        assert.ok(out.ok);
+        assert.deepEqual(
+          out.results.map((r) => [r.requestId, r.status, r.predictedAt]),
+          [['f1', 'recorded', 1000]],
+        );
+        out = await store.recordFeedback([{ requestId: 'f1', index: 0, label: 'ham' }], 6000);
+        assert.ok(out.ok);
+        assert.equal(out.results[0].status, 'unchanged');
+        out = await store.recordFeedback([{ requestId: 'f1', index: 0, label: 'spam' }], 7000);
+        assert.ok(out.ok);
+        assert.equal(out.results[0].status, 'updated');
+        const rows = await factory.query(
+          store,
+          "SELECT label, received_ts, updated_ts FROM msgcls_feedback WHERE request_id = 'f1'",
+        );
+        assert.deepEqual(
+          rows.map((r) => [r.label, Number(r.received_ts), Number(r.updated_ts)]),
+          [['spam', 5000, 7000]],
+          'the latest label wins; the delay is measured to the first',
+        );
+      });
+
+      test('feedback batches are all or nothing; within a batch the last item wins', async () => {
+        await store.insertPredictions([prediction('b1'), prediction('b2')]);
+        const bad = await store.recordFeedback(
+          [
+            { requestId: 'b1', index: 0, label: 'ham' },
+            { requestId: 'nope', index: 0, label: 'ham' },
+            { requestId: 'b2', index: 7, label: 'ham' },
+          ],
+          Date.now(),
+        );
+        assert.equal(bad.ok, false);
+        assert.ok(!bad.ok);
+        assert.deepEqual(
+          bad.unknown.map((u) => [u.requestId, u.index]),
+          [
+            ['nope', 0],
+            ['b2', 7],
+          ],
+        );
+        assert.deepEqual(
+          await factory.query(store, "SELECT request_id FROM msgcls_feedback WHERE request_id IN ('b1', 'b2')"),
+          [],
+          'nothing was written',
+        );
+        const good = await store.recordFeedback(
+          [
+            { requestId: 'b1', index: 0, label: 'ham' },
+            { requestId: 'b2', index: 0, label: 'ham' },
+            { requestId: 'b1', index: 0, label: 'spam' },
+          ],
+          Date.now(),
+        );
+        assert.ok(good.ok);
+        assert.equal(good.results.length, 2);
+        const rows = await factory.query(
+          store,
+          "SELECT request_id, label FROM msgcls_feedback WHERE request_id IN ('b1', 'b2') ORDER BY request_id",
+        );
+        assert.deepEqual(
+          rows.map((r) => [r.request_id, r.label]),
+          [
+            ['b1', 'spam'],
+            ['b2', 'ham'],
+          ],
+        );
+      });
+
+      test('confusion per model version over a time window and a count window', async () => {
+        const s = await open();
+        await s.migrate();
+        const now = Date.now();
+        const preds: PredictionRecord[] = [];
+        // v1: 4 old predictions (2 days ago) and 4 recent; v2: 2 recent.
+        for (let i = 0; i < 4; i++) preds.push(prediction(`old${i}`, { ts: now - 2 * DAY + i, label: 'spam' }));
+        for (let i = 0; i < 4; i++)
+          preds.push(prediction(`new${i}`, { ts: now - 60_000 + i, label: i < 2 ? 'spam' : 'ham' }));
+        for (let i = 0; i < 2; i++)
+          preds.push(prediction(`v2_${i}`, { ts: now - 1000, modelVersion: '2', label: 'ham' }));
+        await s.insertPredictions(preds);
+        // All old ones were really ham; recent: new0 spam ✓, new1 ham ✗, new2 ham ✓, new3 spam ✗.
+        const fb = [
+          ...[0, 1, 2, 3].map((i) => ({ requestId: `old${i}`, index: 0, label: 'ham' })),
+          { requestId: 'new0', index: 0, label: 'spam' },
+          { requestId: 'new1', index: 0, label: 'ham' },
+          { requestId: 'new2', index: 0, label: 'ham' },
+          { requestId: 'new3', index: 0, label: 'spam' },
+          { requestId: 'v2_0', index: 0, label: 'ham' },
+        ];
+        assert.ok((await s.recordFeedback(fb.slice(0, 4), now - 2 * DAY + 10_000)).ok);
+        assert.ok((await s.recordFeedback(fb.slice(4), now)).ok);
+        const key = (c: { modelVersion: string; predicted: string; actual: string }) =>
+          `${c.modelVersion}:${c.predicted}->${c.actual}`;
+        const asMap = (cells: Awaited<ReturnType<Store['confusion']>>) =>
+          Object.fromEntries(cells.map((c) => [key(c), c.n]));
+
+        const day = await s.confusion({ sinceTs: now - DAY });
+        assert.deepEqual(asMap(day), {
+          '1:spam->spam': 1,
+          '1:spam->ham': 1,
+          '1:ham->ham': 1,
+          '1:ham->spam': 1,
+          '2:ham->ham': 1,
+        });
+        const v2 = day.find((c) => c.modelVersion === '2');
+        assert.ok(v2 && v2.delaySumMs === 1000 && v2.delayMaxMs === 1000, JSON.stringify(v2));
+
+        const all = await s.confusion({ sinceTs: 0 });
+        assert.equal(asMap(all)['1:spam->ham'], 5);
+
+        // The last 3 labelled predictions of each version: new3, new2, new1 for v1; v2_0 for v2.
+        const last3 = await s.confusion({ lastN: 3 });
+        assert.deepEqual(asMap(last3), { '1:spam->ham': 1, '1:ham->ham': 1, '1:ham->spam': 1, '2:ham->ham': 1 });
+      });
+
+      test('retention: payload, predictions and feedback expire separately, in small batches', async () => {
+        const s = await open();
+        await s.migrate();
+        const now = Date.now();
+        const rows: PredictionRecord[] = [];
+        for (let i = 0; i < 23; i++) rows.push(prediction(`ancient${i}`, { ts: now - 100 * DAY, text: 'old <EMAIL>' }));
+        for (let i = 0; i < 9; i++) rows.push(prediction(`month${i}`, { ts: now - 20 * DAY, text: 'month <EMAIL>' }));
+        for (let i = 0; i < 5; i++) rows.push(prediction(`fresh${i}`, { ts: now - DAY, text: 'fresh <EMAIL>' }));
+        await s.insertPredictions(rows);
+        assert.ok((await s.recordFeedback([{ requestId: 'ancient0', index: 0, label: 'ham' }], now - 95 * DAY)).ok);
+        assert.ok((await s.recordFeedback([{ requestId: 'month0', index: 0, label: 'ham' }], now - 19 * DAY)).ok);
+
+        const health = createStoreHealth();
+        const deleted: Record<string, number> = {};
+        const retention = createRetention(
+          s,
+          health,
+          { payloadDays: 14, predictionsDays: 90, feedbackDays: 90, intervalS: 3600, batch: 4 },
+          {
+            deleted: (kind, n) => {
+              deleted[kind] = (deleted[kind] ?? 0) + n;
+            },
+          },
+        );
+        const run = await retention.runOnce(now);
+        assert.equal(run.predictions, 23);
+        assert.equal(
+          run.payload,
+          9,
+          'texts older than 14 days are blanked (rows older than 90 days are deleted instead)',
+        );
+        assert.equal(run.feedback, 1);
+        assert.ok(run.batches >= Math.ceil(23 / 4), `ran ${run.batches} batches of 4`);
+        assert.deepEqual(deleted, { payload: 9, predictions: 23, feedback: 1 });
+        assert.equal(health.status, 'ok');
+
+        const left = await factory.query(s, 'SELECT request_id, text FROM msgcls_predictions ORDER BY request_id');
+        assert.equal(left.length, 14);
+        for (const r of left) {
+          const id = String(r.request_id);
+          if (id.startsWith('month')) assert.equal(r.text, null, `${id}: payload older than 14 days`);
+          else assert.equal(r.text, 'fresh <EMAIL>', `${id}: payload within 14 days is kept`);
+        }
+        const fb = await factory.query(s, 'SELECT request_id FROM msgcls_feedback');
+        assert.deepEqual(
+          fb.map((r) => r.request_id),
+          ['month0'],
+        );
+        const second = await retention.runOnce(now);
+        assert.deepEqual({ ...second, batches: 0 }, { payload: 0, predictions: 0, feedback: 0, batches: 0 });
+      });
+    });
+  });
+}

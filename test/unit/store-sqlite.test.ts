@@ -1,0 +1,79 @@
+// The store contract on real SQLite files (node:sqlite, WAL), plus what is SQLite's own.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, describe, test } from 'node:test';
+import { migrateAtStart } from '../../src/store/open.ts';
+import { openSqliteStore } from '../../src/store/sqlite.ts';
+import { StoreConfigError } from '../../src/store/types.ts';
+import { storeContract } from '../helpers/store-contract.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'msgcls-sqlite-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const files = new Map<object, string>();
+
+storeContract('SQLite', {
+  async open() {
+    const file = join(dir, `store-${n++}.db`);
+    const store = openSqliteStore(file);
+    files.set(store, file);
+    return store;
+  },
+  async query(store, sql) {
+    const db = new DatabaseSync(files.get(store) as string, { readOnly: true });
+    try {
+      return db
+        .prepare(sql)
+        .all()
+        .map((r) => ({ ...r }));
+    } finally {
+      db.close();
+    }
+  },
+});
+
+describe('SQLite specifics', () => {
+  test('uses WAL and creates the folder of the file', async () => {
+    const file = join(dir, 'nested', 'deeper', 'wal.db');
+    const store = openSqliteStore(file);
+    await store.migrate();
+    await store.close();
+    const db = new DatabaseSync(file);
+    assert.equal((db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode, 'wal');
+    db.close();
+  });
+
+  test('applies only the missing migrations to a database of an older version', async () => {
+    const file = join(dir, 'v1.db');
+    const store = openSqliteStore(file);
+    await store.migrate();
+    await store.close();
+    const db = new DatabaseSync(file);
+    db.exec('DROP INDEX msgcls_predictions_text_ts; DELETE FROM msgcls_schema_migrations WHERE version = 2');
+    db.close();
+    const again = openSqliteStore(file);
+    assert.deepEqual(await again.migrate(), { applied: [2], version: 2 });
+    await again.close();
+  });
+
+  test('an unusable file is a configuration error that says what to do', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const aFile = join(dir, 'a-file');
+    writeFileSync(aFile, 'x');
+    assert.throws(
+      () => openSqliteStore(join(aFile, 'sub', 'x.db')),
+      (err: unknown) =>
+        err instanceof StoreConfigError && /check that the folder is writable.*STORE_URL/.test(err.message),
+    );
+    const notDb = join(dir, 'not-a-db.db');
+    writeFileSync(notDb, 'this is not a database file, just text '.repeat(100));
+    await assert.rejects(
+      async () => migrateAtStart(openSqliteStore(notDb)),
+      (err: unknown) => err instanceof StoreConfigError && /STORE_URL/.test(err.message),
+    );
+  });
+});

@@ -1,0 +1,215 @@
+// The write queue's logic — batching, the bound, drops by reason, retry after an outage, refusal,
+// flush and close — against an in-memory store whose failures the test controls. The same writer is
+// exercised against real SQLite and PostgreSQL in test/http and test/store.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createStoreHealth } from '../../src/store/health.ts';
+import type { PredictionRecord, Store } from '../../src/store/types.ts';
+import { createStoreWriter, type DropReason } from '../../src/store/writer.ts';
+
+type Mode = 'up' | 'down' | 'refuse';
+
+function fakeStore() {
+  const rows: PredictionRecord[] = [];
+  const batches: number[] = [];
+  let mode: Mode = 'up';
+  let migrations = 0;
+  const fail = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+  const store: Store = {
+    backend: 'sqlite',
+    location: 'memory',
+    async migrate() {
+      if (mode === 'down') return fail();
+      migrations++;
+      return { applied: [], version: 2 };
+    },
+    async insertPredictions(records) {
+      await sleep(1);
+      if (mode === 'down') return fail();
+      if (mode === 'refuse') throw new Error('value too long');
+      batches.push(records.length);
+      rows.push(...records);
+      return records.length;
+    },
+    async recordFeedback() {
+      throw new Error('not used');
+    },
+    async hasPredictions() {
+      return [];
+    },
+    async confusion() {
+      return [];
+    },
+    async purge() {
+      return { payload: 0, predictions: 0, feedback: 0 };
+    },
+    async ping() {
+      if (mode === 'down') return fail();
+    },
+    async close() {},
+  };
+  return {
+    store,
+    rows,
+    batches,
+    set: (m: Mode) => {
+      mode = m;
+    },
+    migrations: () => migrations,
+  };
+}
+
+const record = (i: number): PredictionRecord => ({
+  requestId: `r${i}`,
+  index: 0,
+  ts: i,
+  modelName: 'm',
+  modelVersion: '1',
+  label: 'spam',
+  proba: 0.9,
+  score: 0.9,
+  textLength: 10,
+  tokenCount: 2,
+  digitShare: 0,
+  upperShare: 0,
+  urlCount: 0,
+  unknownTokenShare: 0,
+  text: null,
+});
+
+function setup(opts: { queueSize?: number; batchSize?: number; flushMs?: number; migrated?: boolean } = {}) {
+  const fake = fakeStore();
+  const health = createStoreHealth();
+  const dropped: Record<DropReason, number> = { queue_full: 0, rejected: 0, shutdown: 0 };
+  let written = 0;
+  let failures = 0;
+  const writer = createStoreWriter(
+    fake.store,
+    health,
+    { queueSize: opts.queueSize ?? 100, batchSize: opts.batchSize ?? 10, flushMs: opts.flushMs ?? 5 },
+    {
+      written: (n) => {
+        written += n;
+      },
+      dropped: (reason, n) => {
+        dropped[reason] += n;
+      },
+      writeFailed: () => {
+        failures++;
+      },
+    },
+    opts.migrated ?? true,
+  );
+  return { fake, health, writer, dropped, written: () => written, failures: () => failures };
+}
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+describe('store writer', () => {
+  test('writes queued records in order, in batches of at most STORE_BATCH_SIZE', async () => {
+    const s = setup({ batchSize: 10 });
+    for (let i = 0; i < 25; i++) assert.equal(s.writer.enqueue(record(i)), true);
+    assert.equal(s.writer.depth(), 25);
+    assert.equal(await s.writer.flush(5000), true);
+    assert.deepEqual(s.fake.batches, [10, 10, 5]);
+    assert.deepEqual(
+      s.fake.rows.map((r) => r.requestId),
+      Array.from({ length: 25 }, (_, i) => `r${i}`),
+    );
+    assert.equal(s.writer.depth(), 0);
+    assert.equal(s.written(), 25);
+  });
+
+  test('writes by itself after STORE_FLUSH_MS', async () => {
+    const s = setup({ flushMs: 20 });
+    s.writer.enqueue(record(1));
+    await until('the timed flush', () => s.fake.rows.length === 1);
+  });
+
+  test('drops and counts records beyond the queue bound; enqueue never blocks', async () => {
+    const s = setup({ queueSize: 5, flushMs: 60_000 });
+    const accepted = Array.from({ length: 8 }, (_, i) => s.writer.enqueue(record(i)));
+    assert.deepEqual(accepted, [true, true, true, true, true, false, false, false]);
+    assert.equal(s.dropped.queue_full, 3);
+    assert.equal(s.writer.depth(), 5);
+  });
+
+  test('keeps records while the store is down, reports degraded, and resumes when it returns', async () => {
+    const s = setup({ queueSize: 20, batchSize: 4, flushMs: 5 });
+    s.fake.set('down');
+    for (let i = 0; i < 10; i++) s.writer.enqueue(record(i));
+    await until('a failed write', () => s.failures() > 0);
+    assert.equal(s.health.status, 'degraded');
+    assert.match(s.health.lastError?.message ?? '', /ECONNREFUSED/);
+    assert.equal(s.writer.depth(), 10, 'the failed batch went back to the queue');
+    for (let i = 10; i < 30; i++) s.writer.enqueue(record(i));
+    assert.ok(s.dropped.queue_full >= 10, `dropped ${s.dropped.queue_full}`);
+    s.fake.set('up');
+    assert.equal(await s.writer.flush(10_000), true);
+    assert.equal(s.health.status, 'ok');
+    assert.equal(s.fake.rows.length + s.dropped.queue_full, 30, 'every record is written or counted as dropped');
+    assert.deepEqual(
+      s.fake.rows.slice(0, 10).map((r) => r.requestId),
+      Array.from({ length: 10 }, (_, i) => `r${i}`),
+      'oldest first, none lost',
+    );
+  });
+
+  test('migrates before the first write when the store was unreachable at start', async () => {
+    const s = setup({ migrated: false });
+    s.fake.set('down');
+    s.writer.enqueue(record(1));
+    await until('a failed migration', () => s.failures() > 0);
+    assert.equal(s.health.lastError?.what, 'migrate');
+    s.fake.set('up');
+    assert.equal(await s.writer.flush(10_000), true);
+    assert.equal(s.fake.migrations(), 1);
+    assert.equal(s.fake.rows.length, 1);
+  });
+
+  test('drops a batch the reachable store refuses (counted as rejected) and goes on', async () => {
+    const s = setup({ batchSize: 3 });
+    s.fake.set('refuse');
+    for (let i = 0; i < 3; i++) s.writer.enqueue(record(i));
+    assert.equal(await s.writer.flush(5000), true);
+    assert.equal(s.dropped.rejected, 3);
+    s.fake.set('up');
+    s.writer.enqueue(record(9));
+    assert.equal(await s.writer.flush(5000), true);
+    assert.deepEqual(
+      s.fake.rows.map((r) => r.requestId),
+      ['r9'],
+    );
+  });
+
+  test('knows which records are still pending (for feedback that overtakes its prediction)', async () => {
+    const s = setup({ flushMs: 60_000 });
+    s.writer.enqueue({ ...record(1), index: 3 });
+    assert.equal(s.writer.isPending('r1', 3), true);
+    assert.equal(s.writer.isPending('r1', 0), false);
+    await s.writer.flush(5000);
+    assert.equal(s.writer.isPending('r1', 3), false);
+  });
+
+  test('close flushes within the deadline; what cannot be written is counted as shutdown', async () => {
+    const ok = setup({ flushMs: 60_000 });
+    for (let i = 0; i < 5; i++) ok.writer.enqueue(record(i));
+    assert.deepEqual(await ok.writer.close(5000), { flushed: true, dropped: 0 });
+    assert.equal(ok.fake.rows.length, 5);
+    assert.equal(ok.writer.enqueue(record(6)), false, 'nothing is accepted after close');
+
+    const down = setup({ flushMs: 60_000 });
+    down.fake.set('down');
+    for (let i = 0; i < 5; i++) down.writer.enqueue(record(i));
+    assert.deepEqual(await down.writer.close(300), { flushed: false, dropped: 5 });
+    assert.equal(down.dropped.shutdown, 5, 'the 5 queued records');
+  });
+});
