@@ -5,20 +5,53 @@
 //   node bench/run.ts [--duration S] [--connections N] [--rounds N] [--variants a,b] [--json]
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import pg from 'pg';
+
+// Each SQLite variant writes to its own file in a temporary folder, removed at the end.
+const TMP = mkdtempSync(join(tmpdir(), 'msgcls-bench-'));
+const sqlite = (name: string) => `sqlite:${join(TMP, `${name}.db`)}`;
 
 // What is loaded. `service` is the default configuration (metrics on and scraped every second as a
-// Prometheus would, access/business logs on); the others switch one thing off to price it.
+// Prometheus would, access/business logs on, the prediction log in SQLite); the others switch one
+// thing off, or change the store, to price it. The store variants are compared with `store-off`.
 const VARIANTS: Record<string, { env: Record<string, string>; scrape: boolean; what: string }> = {
-  service: { env: {}, scrape: true, what: 'default config; /metrics scraped every 1 s during the load' },
-  'no-metrics': { env: { METRICS_ENABLED: 'false' }, scrape: false, what: 'METRICS_ENABLED=false' },
-  'no-logs': { env: { LOG_LEVEL: 'warn' }, scrape: true, what: 'LOG_LEVEL=warn (no access/business/payload lines)' },
+  service: {
+    env: { STORE_URL: sqlite('service') },
+    scrape: true,
+    what: 'default config (store: SQLite); /metrics scraped every 1 s during the load',
+  },
+  'store-off': { env: { STORE_URL: 'off' }, scrape: true, what: 'STORE_URL=off (drift still on)' },
+  'store-sqlite': {
+    env: { STORE_URL: sqlite('text'), STORE_TEXT: 'true' },
+    scrape: true,
+    what: 'SQLite store with STORE_TEXT=true (anonymised text stored too)',
+  },
+  'store-postgres': {
+    env: { STORE_URL: '' },
+    scrape: true,
+    what: 'PostgreSQL store (--postgres-url; a fresh database msgcls_bench is created)',
+  },
+  'no-metrics': {
+    env: { METRICS_ENABLED: 'false', STORE_URL: sqlite('no-metrics') },
+    scrape: false,
+    what: 'METRICS_ENABLED=false',
+  },
+  'no-logs': {
+    env: { LOG_LEVEL: 'warn', STORE_URL: sqlite('no-logs') },
+    scrape: true,
+    what: 'LOG_LEVEL=warn (no access/business/payload lines)',
+  },
   bare: { env: {}, scrape: false, what: 'bare Fastify route returning a constant' },
 };
+const STORE_VARIANTS = ['service', 'store-sqlite', 'store-postgres'];
 
 const { values: args } = parseArgs({
   options: {
@@ -26,7 +59,11 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '2' },
     'cold-starts': { type: 'string', default: '5' },
-    variants: { type: 'string', default: 'bare,service,no-metrics,no-logs' },
+    variants: { type: 'string', default: 'bare,service,store-off,store-sqlite,store-postgres,no-metrics,no-logs' },
+    'postgres-url': {
+      type: 'string',
+      default: process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
@@ -34,12 +71,13 @@ const { values: args } = parseArgs({
 if (args.help) {
   process.stdout.write(`Usage: npm run bench -- [--duration S] [--connections N] [--rounds N] [--cold-starts N]
                          [--variants ${Object.keys(VARIANTS).join(',')}] [--json]
+                         [--postgres-url URL]   (a database to connect to; msgcls_bench is created next to it)
 
 Starts the service (msg-cls serve, default model) in several configurations and a bare Fastify route
 returning a constant, loads each on loopback with autocannon (same client, same body, rounds
 alternating between them), and prints requests/s, p50/p99 latency, each one's ratio to the bare route,
 cold start (spawn → first 200 from /ready, median of N) and RSS after the run.
-Targets: ratio ≥ 0.6, cold start ≤ 400 ms, RSS ≤ 120 MB.
+Targets: ratio ≥ 0.6, cold start ≤ 400 ms, RSS ≤ 120 MB; each store variant ≥ 0.85 of store-off.
 
 Variants:
 ${Object.entries(VARIANTS)
@@ -56,6 +94,31 @@ const ROUNDS = Number(args.rounds);
 const COLD_STARTS = Number(args['cold-starts']);
 const NAMES = (args.variants as string).split(',').filter((v) => v in VARIANTS);
 if (!NAMES.includes('bare')) NAMES.unshift('bare');
+
+// A fresh database for the PostgreSQL variant, next to the one --postgres-url names.
+async function preparePostgres(): Promise<string | undefined> {
+  const admin = new pg.Client({ connectionString: args['postgres-url'] as string, connectionTimeoutMillis: 3000 });
+  try {
+    await admin.connect();
+    await admin.query('DROP DATABASE IF EXISTS msgcls_bench WITH (FORCE)');
+    await admin.query('CREATE DATABASE msgcls_bench');
+  } catch (err) {
+    process.stderr.write(
+      `store-postgres skipped: cannot prepare a database via ${args['postgres-url']}: ${(err as Error).message}\n`,
+    );
+    return undefined;
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+  const url = new URL(args['postgres-url'] as string);
+  url.pathname = '/msgcls_bench';
+  return url.toString();
+}
+if (NAMES.includes('store-postgres')) {
+  const url = await preparePostgres();
+  if (url) VARIANTS['store-postgres'].env.STORE_URL = url;
+  else NAMES.splice(NAMES.indexOf('store-postgres'), 1);
+}
 const BODY = JSON.stringify({ text: 'Buy cheap iPhone now! Limited offer, reply YES to claim your discount' });
 
 async function freePort(): Promise<number> {
@@ -186,7 +249,41 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 const rss = await rssMb(procs.service?.proc.pid ?? (procs[NAMES[1]].proc.pid as number));
+
+// What the store variants wrote, from their own metrics: records written and dropped, and the time per
+// batch write (with SQLite, the time the event loop was blocked).
+type StoreStats = {
+  written: number;
+  dropped: number;
+  failures: number;
+  batches: number;
+  mean_batch_ms: number;
+  batch_ms_le: { p50: number; p99: number; max: number };
+};
+async function storeStats(port: number): Promise<StoreStats | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (re: RegExp) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  if (!text.includes('msgcls_store_written_records_total')) return undefined;
+  const buckets = [...text.matchAll(/^msgcls_store_write_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm)].map(
+    (m) => ({ le: m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), n: Number(m[2]) }),
+  );
+  const count = value(/^msgcls_store_write_duration_seconds_count (\S+)$/gm);
+  const sum = value(/^msgcls_store_write_duration_seconds_sum (\S+)$/gm);
+  const upper = (q: number) => (buckets.find((b) => b.n >= q * count)?.le ?? Number.NaN) * 1000;
+  return {
+    written: value(/^msgcls_store_written_records_total (\S+)$/gm),
+    dropped: value(/^msgcls_store_dropped_records_total\{[^}]*\} (\S+)$/gm),
+    failures: value(/^msgcls_store_write_failures_total (\S+)$/gm),
+    batches: count,
+    mean_batch_ms: count > 0 ? Math.round((sum / count) * 1e5) / 100 : 0,
+    // Histogram buckets: the p50/p99/max batch write took at most this long.
+    batch_ms_le: { p50: upper(0.5), p99: upper(0.99), max: upper(1) },
+  };
+}
+const stores: Record<string, StoreStats | undefined> = {};
+for (const name of NAMES.filter((n) => STORE_VARIANTS.includes(n))) stores[name] = await storeStats(procs[name].port);
 for (const p of Object.values(procs)) await stop(p);
+rmSync(TMP, { recursive: true, force: true });
 
 const summarize = (xs: Load[]) => ({
   rps: Math.round(median(xs.map((x) => x.rps))),
@@ -207,6 +304,15 @@ const report = {
   ratio_to_bare: Object.fromEntries(NAMES.filter((n) => n !== 'bare').map((n) => [n, ratio(n)])),
   cold_start_ms: Math.round(median(colds)),
   rss_mb_after: rss,
+  store_ratio_to_store_off: NAMES.includes('store-off')
+    ? Object.fromEntries(
+        NAMES.filter((n) => STORE_VARIANTS.includes(n)).map((n) => [
+          n,
+          Math.round((results[n].rps / results['store-off'].rps) * 100) / 100,
+        ]),
+      )
+    : {},
+  store_writes: stores,
   targets: {
     ratio: { value: ratio(mainName), target: '>= 0.6', ok: ratio(mainName) >= 0.6 },
     cold_start_ms: { value: Math.round(median(colds)), target: '<= 400', ok: median(colds) <= 400 },
@@ -227,6 +333,15 @@ if (args.json) {
 POST /predict, ${CONNECTIONS} connections, median of ${ROUNDS} round(s) of ${DURATION} s
 ${rows.join('\n')}
 
+${Object.entries(report.store_ratio_to_store_off)
+  .map(([n, r]) => {
+    const w = stores[n];
+    const writes = w
+      ? `written ${w.written}, dropped ${w.dropped}, write failures ${w.failures}; ${w.batches} batch writes, mean ${w.mean_batch_ms} ms, p99 ≤ ${w.batch_ms_le.p99} ms, max ≤ ${w.batch_ms_le.max} ms`
+      : '';
+    return `${n.padEnd(15)} / store-off  ${r.toFixed(2)}   (target ≥ 0.85: ${r >= 0.85 ? 'ok' : 'MISSED'})   ${writes}`;
+  })
+  .join('\n')}
 ratio (${mainName} / bare)   ${t.ratio.value}   (target ${t.ratio.target}: ${t.ratio.ok ? 'ok' : 'MISSED'})
 cold start       ${t.cold_start_ms.value} ms   (spawn → first 200 from /ready, median of ${COLD_STARTS}; target ${t.cold_start_ms.target}: ${t.cold_start_ms.ok ? 'ok' : 'MISSED'})
 RSS after run    ${rss} MB   (${mainName}; target ${t.rss_mb_after.target}: ${t.rss_mb_after.ok ? 'ok' : 'MISSED'})
