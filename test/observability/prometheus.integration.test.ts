@@ -2,8 +2,9 @@
 // ephemeral loopback port, and a real `prometheus` binary on another, scraping it every second with
 // the job definition from deploy/observability/prometheus/prometheus.yml and the committed rule files.
 //
-// Traffic with known counts goes through the service: predictions (single and batch), client errors
-// (malformed JSON, missing text, too long text, unknown paths) and — without any test-only switch in
+// Traffic with known counts goes through the service: predictions (single and batch), feedback labels
+// (stored in a SQLite file, so the online-quality, drift and prediction-log panels have data), client
+// errors (malformed JSON, missing text, too long text, unknown paths) and — without any test-only switch in
 // the service — real 5xx answers: after SIGTERM the service drains with SHUTDOWN_DELAY_MS, and its
 // readiness probes answer 503 while /metrics keeps being scraped (exactly what a rolling deploy looks
 // like). Then every PromQL expression of both dashboards and of every recording and alerting rule is
@@ -156,6 +157,8 @@ const EXPECTED: { method: string; route: string; status: string; count: number }
   { method: 'POST', route: '/predict', status: '413', count: ROUNDS * 1 },
   { method: 'GET', route: 'unmatched', status: '404', count: ROUNDS * 3 },
   { method: 'GET', route: 'unmatched', status: '405', count: ROUNDS * 1 },
+  { method: 'POST', route: '/feedback', status: '200', count: ROUNDS * 2 },
+  { method: 'POST', route: '/feedback', status: '404', count: ROUNDS * 1 },
   { method: 'GET', route: '/version', status: '200', count: ROUNDS * 2 },
   { method: 'GET', route: '/ready', status: '200', count: ROUNDS * 2 },
   { method: 'GET', route: '/health', status: '200', count: ROUNDS * 2 },
@@ -182,14 +185,31 @@ async function get(path: string, expected: number): Promise<void> {
 
 /** One round of ordinary traffic: predictions and client errors. */
 async function driveTraffic(url: string): Promise<void> {
+  const singles: { request_id: string; label: string }[] = [];
   for (let i = 0; i < SINGLE_PREDICTS; i++) {
     const r = await postJson(`${url}/predict`, { text: TEXTS[i % TEXTS.length] });
     assert.equal(r.status, 200, r.text);
+    singles.push({ request_id: r.json.request_id, label: r.json.label });
   }
+  let batchId = '';
   for (const texts of BATCHES) {
     const r = await postJson(`${url}/predict`, { texts });
     assert.equal(r.status, 200, r.text);
+    batchId = r.json.request_id;
   }
+  // Feedback: one label (against the model), a batch of labels (agreeing with it), one unknown id.
+  const flip = (label: string) => (label === 'spam' ? 'ham' : 'spam');
+  let f = await postJson(`${url}/feedback`, { request_id: singles[0].request_id, label: flip(singles[0].label) });
+  assert.equal(f.status, 200, f.text);
+  f = await postJson(`${url}/feedback`, {
+    items: [
+      ...singles.slice(1, 6).map((s) => ({ request_id: s.request_id, label: s.label })),
+      { request_id: batchId, index: 4, label: 'ham' },
+    ],
+  });
+  assert.equal(f.status, 200, f.text);
+  f = await postJson(`${url}/feedback`, { request_id: 'never-predicted', label: 'ham' });
+  assert.equal(f.status, 404, f.text);
   // Client errors: 400 (malformed JSON ×3, no text ×2, empty text), 413 (too long), 404 and 405.
   const bad: [unknown, number][] = [
     ['{"text": "unterminated', 400],
@@ -221,6 +241,9 @@ before(
       SHUTDOWN_DELAY_MS: '60000',
       SHUTDOWN_TIMEOUT_MS: '120000',
       ML_PAYLOAD_SAMPLE_RATE: '0',
+      STORE_URL: `sqlite:${join(work, 'store.db')}`,
+      QUALITY_REFRESH_S: '1',
+      DRIFT_MIN_COUNT: '10',
     });
     instance = new URL(service.url).host;
 
@@ -280,6 +303,16 @@ before(
         `round ${round} of predictions to be scraped`,
         `sum(msgcls_predictions_total{job="${JOB}"})`,
         round * PREDICTIONS_PER_ROUND,
+      );
+      await waitForValue(
+        `round ${round} of feedback labels to be scraped`,
+        `sum(msgcls_feedback_labels_total{job="${JOB}",result="recorded"})`,
+        round * 7,
+      );
+      await waitForValue(
+        `round ${round} of labels in the online figures`,
+        `max(msgcls_online_labelled_predictions{job="${JOB}",window="time"})`,
+        round * 7,
       );
       await waitForValue(
         `round ${round} of client errors to be scraped`,

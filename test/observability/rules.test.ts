@@ -106,8 +106,9 @@ describe('recording rules', () => {
 });
 
 describe('alert rules', () => {
-  test('the issue-3 alert set is present', () => {
+  test('the issue-3 and issue-4 alert sets are present', () => {
     assert.deepEqual(alerts.map((a) => a.alert).sort(), [
+      'MsgClsDriftHigh',
       'MsgClsErrorBudgetBurnFast',
       'MsgClsErrorBudgetBurnSlow',
       'MsgClsEventLoopLagHigh',
@@ -115,6 +116,8 @@ describe('alert rules', () => {
       'MsgClsLatencyP95High',
       'MsgClsModelLoadFailed',
       'MsgClsNoPredictions',
+      'MsgClsOnlineQualityLow',
+      'MsgClsStoreWritesFailing',
       'MsgClsTargetDown',
     ]);
   });
@@ -161,6 +164,36 @@ describe('alert rules', () => {
         `${a.alert}: add a promtool test case in which it stays quiet`,
       );
     }
+  });
+});
+
+describe('quality thresholds', () => {
+  test('the drift alert uses the service default DRIFT_PSI and the dashboard draws it', async () => {
+    const { CONFIG_VARS } = await import('../../src/config.ts');
+    const drifted = CONFIG_VARS.find((v) => v.name === 'DRIFT_PSI')?.default;
+    const moderate = CONFIG_VARS.find((v) => v.name === 'DRIFT_MODERATE_PSI')?.default;
+    const alert = alerts.find((a) => a.alert === 'MsgClsDriftHigh');
+    assert.ok(alert);
+    assert.match(alert.expr.trim(), new RegExp(`>= ${drifted?.replace('.', '\\.')}$`));
+    assert.equal(alert.for, '15m', 'the issue asks for drift above the threshold for 15 minutes');
+    const model = dashboardFiles()
+      .map(loadDashboard)
+      .find((d) => d.uid === 'msgcls-model') as Dashboard;
+    const psi = dataPanels(model).find((p) => p.title === 'PSI by feature');
+    const steps = (psi?.fieldConfig?.defaults?.thresholds?.steps ?? []).map((s) => s.value);
+    assert.deepEqual(steps, [null, Number(moderate), Number(drifted)]);
+  });
+
+  test('the quality floor of the alert is the line on the quality panel', () => {
+    const alert = alerts.find((a) => a.alert === 'MsgClsOnlineQualityLow');
+    const floor = /msgcls_online_f1\{[^}]*\}\)\s*<\s*([0-9.]+)/.exec(alert?.expr ?? '')?.[1];
+    assert.ok(floor, 'MsgClsOnlineQualityLow must compare msgcls_online_f1 with a floor');
+    const model = dashboardFiles()
+      .map(loadDashboard)
+      .find((d) => d.uid === 'msgcls-model') as Dashboard;
+    const panel = dataPanels(model).find((p) => p.title === 'Online precision / recall / F1 by version');
+    const steps = (panel?.fieldConfig?.defaults?.thresholds?.steps ?? []).map((s) => s.value);
+    assert.ok(steps.includes(Number(floor)), `the panel's thresholds ${steps} must include the floor ${floor}`);
   });
 });
 

@@ -247,6 +247,14 @@ describe('Grafana dashboards', () => {
       'msgcls_inference_duration_seconds_bucket',
       'msgcls_model_info',
       'msgcls_input_chars_bucket',
+      'msgcls_online_precision',
+      'msgcls_online_recall',
+      'msgcls_online_f1',
+      'msgcls_feedback_labels_total',
+      'msgcls_feedback_delay_seconds_bucket',
+      'msgcls_drift_psi',
+      'msgcls_store_queue_depth',
+      'msgcls_store_dropped_records_total',
     ]) {
       assert.ok(model.includes(needle), `the Model dashboard has no query with ${needle}`);
     }
