@@ -17,6 +17,8 @@ export type Config = {
   shutdownDelayMs: number;
   keepAliveTimeoutMs: number;
   logLevel: string;
+  watchdogEventLoopLimitMs: number;
+  watchdogModelLoadTimeoutMs: number;
 };
 
 /** One documented variable: the single source for validation, defaults and the README table. */
@@ -60,6 +62,18 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     name: 'LOG_LEVEL',
     default: 'info',
     description: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
+  },
+  {
+    name: 'WATCHDOG_EVENT_LOOP_LIMIT_MS',
+    default: '10000',
+    description:
+      'Exit with code 70 when the event loop has been blocked this long (timed from a separate thread), so the supervisor restarts the service. 0 turns the watchdog off; otherwise at least 100.',
+  },
+  {
+    name: 'WATCHDOG_MODEL_LOAD_TIMEOUT_MS',
+    default: '30000',
+    description:
+      'How long to keep retrying a model that fails to load (with /ready at 503 and the reason) before exiting with code 70. 0 = one attempt.',
   },
 ];
 
@@ -127,7 +141,14 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownDelayMs: int('SHUTDOWN_DELAY_MS', 0, 3_600_000),
     keepAliveTimeoutMs: int('KEEP_ALIVE_TIMEOUT_MS', 0, 3_600_000),
     logLevel,
+    watchdogEventLoopLimitMs: int('WATCHDOG_EVENT_LOOP_LIMIT_MS', 0, 3_600_000),
+    watchdogModelLoadTimeoutMs: int('WATCHDOG_MODEL_LOAD_TIMEOUT_MS', 0, 3_600_000),
   };
+  if (config.watchdogEventLoopLimitMs > 0 && config.watchdogEventLoopLimitMs < 100) {
+    problems.push(
+      `WATCHDOG_EVENT_LOOP_LIMIT_MS=${config.watchdogEventLoopLimitMs} is too small: a garbage-collection pause could trip it; use at least 100, or 0 to turn the watchdog off`,
+    );
+  }
   if (problems.length === 0 && config.shutdownDelayMs > 0 && config.shutdownDelayMs >= config.shutdownTimeoutMs) {
     problems.push(
       `SHUTDOWN_DELAY_MS=${config.shutdownDelayMs} must be less than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}: the delay is part of the shutdown deadline`,

@@ -7,6 +7,7 @@ import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { createState, type LoadedModel, type ServiceState } from './http/state.ts';
 import { loadClassifier } from './model/load.ts';
+import { loadWithRetry } from './monitoring/watchdog.ts';
 import { type ModelRef, resolveModel } from './registry/local.ts';
 
 export type RunningServer = {
@@ -47,7 +48,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const started = performance.now();
   try {
-    state.model = await loadModel(ref);
+    // Retried while WATCHDOG_MODEL_LOAD_TIMEOUT_MS lasts; then ModelUnloadableError (serve exits 70).
+    state.model = await loadWithRetry(() => loadModel(ref), {
+      timeoutMs: config.watchdogModelLoadTimeoutMs,
+      logger,
+      onRetry: (reason) => {
+        state.reason = reason;
+      },
+    });
   } catch (err) {
     await app.close();
     throw err;

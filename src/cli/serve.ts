@@ -1,5 +1,6 @@
 import { CONFIG_VARS, loadConfig } from '../config.ts';
 import { createLogger, flushLogs } from '../monitoring/logger.ts';
+import { ModelUnloadableError, startEventLoopWatchdog, WATCHDOG_EXIT_CODE } from '../monitoring/watchdog.ts';
 import { startServer } from '../server.ts';
 import { type Command, str } from './args.ts';
 
@@ -28,7 +29,10 @@ Flags override the environment variables of the same meaning:
 Environment:
 ${CONFIG_VARS.map((v) => `  ${v.name.padEnd(22)} ${v.description}${v.default ? ` Default: ${v.default}.` : ''}`).join('\n')}
 
-Stops gracefully on SIGTERM or SIGINT: /ready turns 503, in-flight requests finish, exit 0.`,
+Stops gracefully on SIGTERM or SIGINT: /ready turns 503, in-flight requests finish, exit 0.
+Exits with 70 (after logging why) when the watchdog finds the event loop blocked beyond
+WATCHDOG_EVENT_LOOP_LIMIT_MS or the model still unloadable after WATCHDOG_MODEL_LOAD_TIMEOUT_MS, so that
+a supervisor (Fly.io restart policy, Docker restart, systemd, Kubernetes) restarts the service.`,
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
@@ -55,7 +59,20 @@ Stops gracefully on SIGTERM or SIGINT: /ready turns 503, in-flight requests fini
     process.on('uncaughtException', fatal('uncaught exception'));
     process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
-    const server = await startServer(config, logger);
+    const watchdog = startEventLoopWatchdog({ limitMs: config.watchdogEventLoopLimitMs, logLevel: config.logLevel }, logger);
+    let server: Awaited<ReturnType<typeof startServer>>;
+    try {
+      server = await startServer(config, logger);
+    } catch (err) {
+      await watchdog.stop();
+      if (!(err instanceof ModelUnloadableError)) throw err;
+      logger.fatal(
+        { err, log_type: 'watchdog', reason: 'model_unloadable', attempts: err.attempts, exit_code: WATCHDOG_EXIT_CODE },
+        `${err.message}; exiting so the supervisor restarts the service (fix the artifact, or point MODEL_ALIAS/MODEL_VERSION at a good version)`,
+      );
+      flushLogs();
+      return WATCHDOG_EXIT_CODE;
+    }
 
     return new Promise<number>((resolve) => {
       const onSignal = (signal: NodeJS.Signals) => {
@@ -64,7 +81,8 @@ Stops gracefully on SIGTERM or SIGINT: /ready turns 503, in-flight requests fini
           flushLogs();
           process.exit(1);
         }
-        server.stop(`received ${signal}`).then(({ drained }) => {
+        server.stop(`received ${signal}`).then(async ({ drained }) => {
+          await watchdog.stop();
           logger.info({ drained }, 'stopped');
           flushLogs();
           resolve(0);
