@@ -37,7 +37,7 @@ RUN npm ci --omit=dev --ignore-scripts \
 COPY bin ./bin
 COPY src ./src
 COPY models ./models
-COPY deploy/healthcheck.js deploy/warm-compile-cache.js ./deploy/
+COPY deploy/healthcheck.js deploy/smoke-test.js deploy/warm-compile-cache.js ./deploy/
 
 # Start the service once so every module it loads is compiled into the cache the runtime stage reads.
 ENV NODE_COMPILE_CACHE=/app/.cache/node-compile

@@ -471,7 +471,7 @@ function checkFly(fly: Table, ctx: FlyContext, add: Add): void {
   for (const m of metrics) {
     const path = typeof m.path === 'string' ? m.path : '/metrics';
     if (!ctx.serves(path)) {
-      add('error', 'metrics-path-not-served', F, `[metrics] path ${path} is not served by the app (404): nothing is scraped`, 'set path = "/metrics"');
+      add('error', 'metrics-path-not-served', F, `[metrics] path ${path} is not served by the app (404): nothing is scraped`, path === '/metrics' ? 'this version of msg-cls has no /metrics route: upgrade it, or remove [metrics]' : 'set path = "/metrics"');
     }
     if (listen !== undefined && m.port !== undefined && Number(m.port) !== listen) {
       add('error', 'metrics-port-mismatch', F, `[metrics] port = ${m.port} but the app listens on ${listen}`, `set port = ${listen}`);

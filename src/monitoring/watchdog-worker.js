@@ -22,10 +22,28 @@ const beat = new BigInt64Array(data.heartbeat);
 const checkMs = Math.max(10, Math.round(data.heartbeatMs / 2));
 let fired = false;
 
+// A frozen process is not a blocked event loop: when the whole process stops running — SIGSTOP, a
+// suspended VM (Fly auto-stop "suspend"), Cloud Run's CPU throttling between requests, a sleeping
+// laptop — this thread stops too, and when it runs again the heartbeat is old for a reason that has
+// nothing to do with the main thread. So the time this thread itself was not running (ticks far later
+// than scheduled) since the last heartbeat is not counted as blocked time.
+let lastTick = process.hrtime.bigint();
+let lastBeat = Atomics.load(beat, 0);
+let frozenMs = 0;
+
 const timer = setInterval(() => {
   if (fired) return;
-  const sinceBeatMs = Number(process.hrtime.bigint() - Atomics.load(beat, 0)) / 1e6;
-  const blockedMs = sinceBeatMs - data.heartbeatMs;
+  const now = process.hrtime.bigint();
+  const tickGapMs = Number(now - lastTick) / 1e6;
+  lastTick = now;
+  const current = Atomics.load(beat, 0);
+  if (current !== lastBeat) {
+    lastBeat = current;
+    frozenMs = 0;
+  }
+  if (tickGapMs > checkMs * 2 + 50) frozenMs += tickGapMs - checkMs;
+  const sinceBeatMs = Number(now - current) / 1e6;
+  const blockedMs = sinceBeatMs - data.heartbeatMs - frozenMs;
   if (blockedMs > data.limitMs) {
     fired = true;
     clearInterval(timer);
