@@ -1,4 +1,5 @@
-import { type Command, printJson, str, UsageError } from './args.ts';
+import { stat } from 'node:fs/promises';
+import { CliError, type Command, printJson, str, UsageError } from './args.ts';
 
 export const doctorCommand: Command = {
   name: 'doctor',
@@ -35,9 +36,15 @@ Exit status: 0 no errors, 1 errors found (or warnings with --strict), 2 usage er
     const footprintMb = fp === undefined ? undefined : Number(fp);
     if (footprintMb !== undefined && !(footprintMb > 0)) throw new UsageError(`--footprint-mb ${fp} is not a positive number of MB`);
     if (footprintMb !== undefined && values['no-measure']) throw new UsageError('give either --no-measure or --footprint-mb, not both');
+    const dir = positionals[0] ?? '.';
+    const isDir = await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    if (!isDir) throw new CliError(`${dir} is not a directory: give the directory that holds fly.toml and the Dockerfile`, 2);
     // Loaded only when used: `serve` must not pay for the doctor's code at start-up.
     const { formatReport, runDoctor } = await import('../doctor/index.ts');
-    const report = await runDoctor(positionals[0] ?? '.', {
+    const report = await runDoctor(dir, {
       measure: !values['no-measure'],
       footprintMb,
       registry: str(values, 'registry'),
