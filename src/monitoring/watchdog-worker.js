@@ -3,7 +3,8 @@
 // a worker costs anyway — too much on a 256 MB VM for a thread that mostly sleeps.
 //
 // It reads the main thread's heartbeat from shared memory; when the heartbeat is older than the
-// heartbeat interval + the limit, the main thread is stuck, and this thread:
+// heartbeat interval + the limit (not counting time the whole process was frozen: ./watchdog-stall.js),
+// the main thread is stuck, and this thread:
 //   1. logs why, as one JSON line in the service's log format, with its own pino logger writing
 //      synchronously (the main thread's logger cannot run);
 //   2. asks the main thread to exit with code 70 through an in-process inspector session — V8 runs
@@ -15,6 +16,7 @@
 
 import { Session } from 'node:inspector';
 import { workerData } from 'node:worker_threads';
+import { createStallDetector } from './watchdog-stall.js';
 
 /** @type {import('./watchdog.ts').WorkerData} */
 const data = workerData;
@@ -22,28 +24,16 @@ const beat = new BigInt64Array(data.heartbeat);
 const checkMs = Math.max(10, Math.round(data.heartbeatMs / 2));
 let fired = false;
 
-// A frozen process is not a blocked event loop: when the whole process stops running — SIGSTOP, a
-// suspended VM (Fly auto-stop "suspend"), Cloud Run's CPU throttling between requests, a sleeping
-// laptop — this thread stops too, and when it runs again the heartbeat is old for a reason that has
-// nothing to do with the main thread. So the time this thread itself was not running (ticks far later
-// than scheduled) since the last heartbeat is not counted as blocked time.
-let lastTick = process.hrtime.bigint();
-let lastBeat = Atomics.load(beat, 0);
-let frozenMs = 0;
+const blockedFor = createStallDetector({
+  heartbeatMs: data.heartbeatMs,
+  checkMs,
+  startNs: process.hrtime.bigint(),
+  beatNs: Atomics.load(beat, 0),
+});
 
 const timer = setInterval(() => {
   if (fired) return;
-  const now = process.hrtime.bigint();
-  const tickGapMs = Number(now - lastTick) / 1e6;
-  lastTick = now;
-  const current = Atomics.load(beat, 0);
-  if (current !== lastBeat) {
-    lastBeat = current;
-    frozenMs = 0;
-  }
-  if (tickGapMs > checkMs * 2 + 50) frozenMs += tickGapMs - checkMs;
-  const sinceBeatMs = Number(now - current) / 1e6;
-  const blockedMs = sinceBeatMs - data.heartbeatMs - frozenMs;
+  const blockedMs = blockedFor(process.hrtime.bigint(), Atomics.load(beat, 0));
   if (blockedMs > data.limitMs) {
     fired = true;
     clearInterval(timer);
