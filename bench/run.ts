@@ -145,7 +145,9 @@ for (let round = 0; round < ROUNDS; round++) {
   ] as const) {
     const r = await load(p.port);
     runs[name].push(r);
-    log(`round ${round + 1} ${name.padEnd(8)} ${r.rps.toFixed(0)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}`);
+    log(
+      `round ${round + 1} ${name.padEnd(8)} ${r.rps.toFixed(0)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}`,
+    );
   }
 }
 const rss = await rssMb(service.proc.pid as number);

@@ -52,4 +52,6 @@ if (typeof body.label !== 'string' || !(body.proba >= 0 && body.proba <= 1)) {
 }
 const alive = await call('GET', '/alive');
 if (alive.status !== 200) fail(`GET /alive answered ${alive.status}`);
-console.log(`smoke test ok against ${base}: /ready 200, /predict → ${body.label} (${body.proba.toFixed(3)}), /alive 200`);
+console.log(
+  `smoke test ok against ${base}: /ready 200, /predict → ${body.label} (${body.proba.toFixed(3)}), /alive 200`,
+);

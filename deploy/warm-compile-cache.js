@@ -71,4 +71,6 @@ if (code !== 0) {
   console.error(`warm-compile-cache: the service exited with ${code} on SIGTERM`);
   process.exit(1);
 }
-console.error(`warm-compile-cache: ok (${calls.length} calls; cache in ${process.env.NODE_COMPILE_CACHE ?? 'the default directory'})`);
+console.error(
+  `warm-compile-cache: ok (${calls.length} calls; cache in ${process.env.NODE_COMPILE_CACHE ?? 'the default directory'})`,
+);

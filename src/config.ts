@@ -17,6 +17,11 @@ export type Config = {
   shutdownDelayMs: number;
   keepAliveTimeoutMs: number;
   logLevel: string;
+  logHashKey: string | undefined;
+  payloadSampleRate: number;
+  payloadMaxChars: number;
+  metricsEnabled: boolean;
+  trustProxy: boolean;
   watchdogEventLoopLimitMs: number;
   watchdogModelLoadTimeoutMs: number;
 };
@@ -61,7 +66,31 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
   {
     name: 'LOG_LEVEL',
     default: 'info',
-    description: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
+    description:
+      'pino log level: fatal, error, warn, info, debug, trace or silent. Access, business and payload lines are info.',
+  },
+  {
+    name: 'LOG_HASH_KEY',
+    default: '',
+    description:
+      'Secret key for the keyed hashes of client IPs and user ids in logs. Set it (as a secret) to correlate across restarts and instances; random per process when unset.',
+  },
+  {
+    name: 'ML_PAYLOAD_SAMPLE_RATE',
+    default: '0.01',
+    description: 'Share of predicted texts logged, anonymised, as ml_payload lines (0 turns them off, 1 logs all).',
+  },
+  {
+    name: 'ML_PAYLOAD_MAX_CHARS',
+    default: '2000',
+    description: 'Longest anonymised text kept in an ml_payload line.',
+  },
+  { name: 'METRICS_ENABLED', default: 'true', description: 'Serve Prometheus metrics at GET /metrics (true/false).' },
+  {
+    name: 'TRUST_PROXY',
+    default: 'false',
+    description:
+      'Take the client IP from X-Forwarded-For (true behind a load balancer such as Fly.io, Cloud Run, an ingress).',
   },
   {
     name: 'WATCHDOG_EVENT_LOOP_LIMIT_MS',
@@ -118,9 +147,28 @@ export function loadConfig(env: Env = process.env): Config {
     return s;
   };
 
+  const bool = (name: string): boolean => {
+    const s = raw(name).toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(s)) return true;
+    if (['false', '0', 'no', 'off'].includes(s)) return false;
+    problems.push(`${name}=${JSON.stringify(s)} is not valid: set it to true or false`);
+    return false;
+  };
+  const ratio = (name: string): number => {
+    const s = raw(name);
+    const n = Number(s);
+    if (s === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+      problems.push(`${name}=${JSON.stringify(s)} is not valid: set it to a number from 0 to 1`);
+      return 0;
+    }
+    return n;
+  };
+
   const modelVersion = raw('MODEL_VERSION') || undefined;
   if (modelVersion !== undefined && !VERSION_RE.test(modelVersion)) {
-    problems.push(`MODEL_VERSION=${JSON.stringify(modelVersion)} is not valid: set a version number such as 1, or unset it`);
+    problems.push(
+      `MODEL_VERSION=${JSON.stringify(modelVersion)} is not valid: set a version number such as 1, or unset it`,
+    );
   }
   const logLevel = raw('LOG_LEVEL').toLowerCase();
   if (!LOG_LEVELS.has(logLevel)) {
@@ -141,6 +189,11 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownDelayMs: int('SHUTDOWN_DELAY_MS', 0, 3_600_000),
     keepAliveTimeoutMs: int('KEEP_ALIVE_TIMEOUT_MS', 0, 3_600_000),
     logLevel,
+    logHashKey: raw('LOG_HASH_KEY') || undefined,
+    payloadSampleRate: ratio('ML_PAYLOAD_SAMPLE_RATE'),
+    payloadMaxChars: int('ML_PAYLOAD_MAX_CHARS', 0, 1_000_000),
+    metricsEnabled: bool('METRICS_ENABLED'),
+    trustProxy: bool('TRUST_PROXY'),
     watchdogEventLoopLimitMs: int('WATCHDOG_EVENT_LOOP_LIMIT_MS', 0, 3_600_000),
     watchdogModelLoadTimeoutMs: int('WATCHDOG_MODEL_LOAD_TIMEOUT_MS', 0, 3_600_000),
   };

@@ -1,18 +1,53 @@
 // The server lifecycle: resolve the model, listen, load and warm the model up, turn ready; and on
 // stop, turn unready, drain in-flight requests and close within the shutdown deadline.
 
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
-import type { Logger } from 'pino';
+import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { createState, type LoadedModel, type ServiceState } from './http/state.ts';
 import { loadClassifier } from './model/load.ts';
+import { createLogs, type Logs } from './monitoring/logging.ts';
+import { createMetrics, type Metrics } from './monitoring/metrics.ts';
+import { startTracing, type Tracing, tracingRequested } from './monitoring/tracing.ts';
 import { loadWithRetry } from './monitoring/watchdog.ts';
 import { type ModelRef, resolveModel } from './registry/local.ts';
+
+/** The model could not be loaded (missing/corrupt artifact, unknown format). */
+export class ModelLoadError extends Error {
+  constructor(ref: ModelRef, cause: unknown) {
+    super(`model ${ref.name} version ${ref.version} (${ref.dir}): ${(cause as Error)?.message ?? String(cause)}`, {
+      cause,
+    });
+    this.name = 'ModelLoadError';
+  }
+}
+
+export type Observability = { logs: Logs; metrics: Metrics | undefined; tracing: Tracing | undefined };
+
+export async function createObservability(
+  config: Config,
+  opts: { env?: Record<string, string | undefined>; destination?: DestinationStream } = {},
+): Promise<Observability> {
+  const env = opts.env ?? process.env;
+  return {
+    logs: createLogs({
+      level: config.logLevel,
+      hashKey: config.logHashKey,
+      payloadSampleRate: config.payloadSampleRate,
+      payloadMaxChars: config.payloadMaxChars,
+      destination: opts.destination,
+    }),
+    metrics: config.metricsEnabled ? createMetrics() : undefined,
+    tracing: tracingRequested(env) ? await startTracing(env) : undefined,
+  };
+}
 
 export type RunningServer = {
   app: FastifyInstance;
   state: ServiceState;
+  obs: Observability;
   /** The URL the server listens on, e.g. http://127.0.0.1:8000 */
   url: string;
   /** Turns unready, stops accepting connections, waits for in-flight requests (up to the deadline). */
@@ -27,42 +62,61 @@ const WARM_UP_TEXTS = [
 ];
 
 export async function loadModel(ref: ModelRef): Promise<LoadedModel> {
-  const { classifier, manifest } = await loadClassifier(ref.dir);
-  for (let i = 0; i < 200; i++) classifier.predict(WARM_UP_TEXTS[i % WARM_UP_TEXTS.length]);
-  return { classifier, manifest, ref, loadedAt: new Date(), info: { name: ref.name, version: ref.version } };
+  return trace.getTracer('msg-cls').startActiveSpan('model.load', async (span) => {
+    span.setAttributes({ 'model.name': ref.name, 'model.version': ref.version, 'model.alias': ref.alias ?? '' });
+    try {
+      const { classifier, manifest } = await loadClassifier(ref.dir);
+      for (let i = 0; i < 200; i++) classifier.predict(WARM_UP_TEXTS[i % WARM_UP_TEXTS.length]);
+      return { classifier, manifest, ref, loadedAt: new Date(), info: { name: ref.name, version: ref.version } };
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+export async function startServer(config: Config, obs: Observability): Promise<RunningServer> {
+  const { logs, metrics } = obs;
   // Resolving first makes a wrong MODEL_NAME/MODEL_ALIAS/MODEL_REGISTRY fail before we listen.
   const ref = await resolveModel(config.registry, config.modelName, {
     alias: config.modelAlias,
     version: config.modelVersion,
   });
   const state = createState();
-  const app = await buildApp({ config, state, logger });
-  const url = await app.listen({ port: config.port, host: config.host, listenTextResolver: () => '' });
+  const app = await buildApp({ config, state, logs, metrics, tracing: obs.tracing });
+  await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
   const localUrl = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
-  logger.info({ url: url || localUrl, host: config.host, port }, 'listening');
+  logs.service.info(
+    { host: config.host, port, tracing: obs.tracing !== undefined, metrics: metrics !== undefined },
+    'listening',
+  );
 
   const started = performance.now();
   try {
     // Retried while WATCHDOG_MODEL_LOAD_TIMEOUT_MS lasts; then ModelUnloadableError (serve exits 70).
     state.model = await loadWithRetry(() => loadModel(ref), {
       timeoutMs: config.watchdogModelLoadTimeoutMs,
-      logger,
+      logger: logs.exception,
       onRetry: (reason) => {
+        metrics?.modelLoadFailed();
         state.reason = reason;
       },
     });
   } catch (err) {
+    metrics?.modelLoadFailed();
+    logs.exception.error({ err, model: { name: ref.name, version: ref.version } }, 'model load failed');
     await app.close();
-    throw err;
+    throw new ModelLoadError(ref, err);
   }
+  metrics?.modelLoaded({ name: ref.name, version: ref.version, alias: ref.alias, loadedAt: state.model.loadedAt });
   state.phase = 'ready';
   state.reason = '';
-  logger.info(
+  logs.service.info(
     {
       model: { name: ref.name, version: ref.version, alias: ref.alias ?? null },
       load_ms: Math.round(performance.now() - started),
@@ -75,7 +129,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     stopping ??= (async () => {
       state.phase = 'stopping';
       state.reason = reason;
-      logger.info({ reason, timeout_ms: config.shutdownTimeoutMs }, 'shutting down: draining in-flight requests');
+      logs.service.info({ reason, timeout_ms: config.shutdownTimeoutMs }, 'shutting down: draining in-flight requests');
       const stopAt = performance.now() + config.shutdownTimeoutMs;
       if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
       let timer: NodeJS.Timeout | undefined;
@@ -86,12 +140,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       clearTimeout(timer);
       if (!drained) {
         app.server.closeAllConnections();
-        logger.warn({ timeout_ms: config.shutdownTimeoutMs }, 'shutdown deadline reached; closed remaining connections');
+        logs.service.warn(
+          { timeout_ms: config.shutdownTimeoutMs },
+          'shutdown deadline reached; closed remaining connections',
+        );
       }
+      await obs.tracing?.shutdown().catch(() => undefined);
       return { drained };
     })();
     return stopping;
   };
 
-  return { app, state, url: localUrl, stop };
+  return { app, state, obs, url: localUrl, stop };
 }

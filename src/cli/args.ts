@@ -1,6 +1,6 @@
 // Small helpers shared by the CLI commands: argument parsing with --help, and uniform errors.
 
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -35,7 +35,7 @@ export type Command = {
 const HELP_OPTION = { help: { type: 'boolean', short: 'h' } } as const;
 
 export function helpText(cmd: Command): string {
-  return `Usage: ${cmd.usage}\n\n${cmd.summary}\n\n${cmd.help.trim()}\n`;
+  return `Usage: ${cmd.usage}\n\n${cmd.summary}\n\n${cmd.help.replace(/^\n+/, '').trimEnd()}\n`;
 }
 
 export async function runCommand(cmd: Command, argv: string[]): Promise<number> {
@@ -85,7 +85,8 @@ export function modelSelection(values: Record<string, unknown>, env = process.en
     const v = str(values, flag) ?? env[envName];
     return v !== undefined && v.trim() !== '' ? v.trim() : fallback;
   };
-  const version = str(values, 'version') ?? (str(values, 'alias') ? undefined : pick('version', 'MODEL_VERSION', undefined));
+  const version =
+    str(values, 'version') ?? (str(values, 'alias') ? undefined : pick('version', 'MODEL_VERSION', undefined));
   return {
     registry: pick('registry', 'MODEL_REGISTRY', './models') as string,
     name: pick('name', 'MODEL_NAME', 'msg_cls') as string,

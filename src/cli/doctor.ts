@@ -34,14 +34,17 @@ Exit status: 0 no errors, 1 errors found (or warnings with --strict), 2 usage er
     if (positionals.length > 1) throw new UsageError(`give at most one DIR (got ${positionals.length})`);
     const fp = str(values, 'footprint-mb');
     const footprintMb = fp === undefined ? undefined : Number(fp);
-    if (footprintMb !== undefined && !(footprintMb > 0)) throw new UsageError(`--footprint-mb ${fp} is not a positive number of MB`);
-    if (footprintMb !== undefined && values['no-measure']) throw new UsageError('give either --no-measure or --footprint-mb, not both');
+    if (footprintMb !== undefined && !(footprintMb > 0))
+      throw new UsageError(`--footprint-mb ${fp} is not a positive number of MB`);
+    if (footprintMb !== undefined && values['no-measure'])
+      throw new UsageError('give either --no-measure or --footprint-mb, not both');
     const dir = positionals[0] ?? '.';
     const isDir = await stat(dir).then(
       (s) => s.isDirectory(),
       () => false,
     );
-    if (!isDir) throw new CliError(`${dir} is not a directory: give the directory that holds fly.toml and the Dockerfile`, 2);
+    if (!isDir)
+      throw new CliError(`${dir} is not a directory: give the directory that holds fly.toml and the Dockerfile`, 2);
     // Loaded only when used: `serve` must not pay for the doctor's code at start-up.
     const { formatReport, runDoctor } = await import('../doctor/index.ts');
     const report = await runDoctor(dir, {

@@ -3,7 +3,7 @@
 import { ConfigError } from '../config.ts';
 import { RegistryError } from '../registry/local.ts';
 import { SERVICE_VERSION } from '../version.ts';
-import { type Command, CliError, runCommand, UsageError } from './args.ts';
+import { CliError, type Command, runCommand, UsageError } from './args.ts';
 import { doctorCommand } from './doctor.ts';
 import { evalCommand } from './eval.ts';
 import { modelsCommand } from './models.ts';
@@ -51,8 +51,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`msg-cls ${cmd.name}: ${err.message}\n`);
       return err instanceof CliError ? err.exitCode : 2;
     }
-    process.stderr.write(`msg-cls ${cmd.name}: unexpected error — please report it:\n${(err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(
+      `msg-cls ${cmd.name}: unexpected error — please report it:\n${(err as Error)?.stack ?? String(err)}\n`,
+    );
     return 1;
   }
 }
-

@@ -1,5 +1,5 @@
 import { deleteAlias, describeModel, listModels, setAlias } from '../registry/local.ts';
-import { type Command, CliError, printJson, str, UsageError } from './args.ts';
+import { CliError, type Command, printJson, str, UsageError } from './args.ts';
 
 export const modelsCommand: Command = {
   name: 'models',
@@ -40,7 +40,9 @@ A running service picks up an alias change when it restarts.`,
     if (positionals[0] !== undefined) {
       const info = await describeModel(registry, positionals[0]);
       if (info.versions.length === 0) {
-        throw new CliError(`model ${positionals[0]} is not in registry ${registry}; run \`msg-cls models\` to list models`);
+        throw new CliError(
+          `model ${positionals[0]} is not in registry ${registry}; run \`msg-cls models\` to list models`,
+        );
       }
       printJson(info);
       return 0;

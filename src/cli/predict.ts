@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
-import { loadModel } from '../server.ts';
 import { resolveModel } from '../registry/local.ts';
+import { loadModel } from '../server.ts';
 import { type Command, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelSelection, printJson, UsageError } from './args.ts';
 
 export const predictCommand: Command = {

@@ -1,8 +1,8 @@
 import { CONFIG_VARS, loadConfig } from '../config.ts';
-import { createLogger, flushLogs } from '../monitoring/logger.ts';
 import { ModelUnloadableError, startEventLoopWatchdog, WATCHDOG_EXIT_CODE } from '../monitoring/watchdog.ts';
-import { startServer } from '../server.ts';
-import { type Command, str } from './args.ts';
+import { RegistryError } from '../registry/local.ts';
+import { createObservability, ModelLoadError, startServer } from '../server.ts';
+import { CliError, type Command, str } from './args.ts';
 
 const FLAG_TO_ENV: Record<string, string> = {
   port: 'PORT',
@@ -49,43 +49,51 @@ a supervisor (Fly.io restart policy, Docker restart, systemd, Kubernetes) restar
     }
     if (str(values, 'alias') !== undefined && str(values, 'version') === undefined) env.MODEL_VERSION = undefined;
     const config = loadConfig(env);
-    const logger = createLogger(config.logLevel);
+    const obs = await createObservability(config);
+    const { logs } = obs;
 
     const fatal = (kind: string) => (err: unknown) => {
-      logger.fatal({ err, log_type: 'exception' }, `${kind}; exiting so the supervisor restarts the service`);
-      flushLogs();
-      process.exit(1);
+      logs.exception.fatal({ err }, `${kind}; exiting so the supervisor restarts the service`);
+      logs.flush().then(() => process.exit(1));
     };
     process.on('uncaughtException', fatal('uncaught exception'));
     process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
-    const watchdog = startEventLoopWatchdog({ limitMs: config.watchdogEventLoopLimitMs, logLevel: config.logLevel }, logger);
+    const watchdog = startEventLoopWatchdog(
+      { limitMs: config.watchdogEventLoopLimitMs, logLevel: config.logLevel },
+      logs,
+    );
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
-      server = await startServer(config, logger);
+      server = await startServer(config, obs);
     } catch (err) {
       await watchdog.stop();
-      if (!(err instanceof ModelUnloadableError)) throw err;
-      logger.fatal(
-        { err, log_type: 'watchdog', reason: 'model_unloadable', attempts: err.attempts, exit_code: WATCHDOG_EXIT_CODE },
-        `${err.message}; exiting so the supervisor restarts the service (fix the artifact, or point MODEL_ALIAS/MODEL_VERSION at a good version)`,
-      );
-      flushLogs();
-      return WATCHDOG_EXIT_CODE;
+      const explained = explainStartupError(err, config.host, config.port);
+      if (err instanceof ModelLoadError && err.cause instanceof ModelUnloadableError) {
+        const gaveUp = err.cause;
+        logs.exception.fatal(
+          { err: gaveUp.cause, reason: 'model_unloadable', attempts: gaveUp.attempts, exit_code: WATCHDOG_EXIT_CODE },
+          `${gaveUp.message}; exiting so the supervisor restarts the service`,
+        );
+        await logs.flush();
+        process.stderr.write(`msg-cls serve: ${(explained as Error).message}\n`);
+        return WATCHDOG_EXIT_CODE;
+      }
+      await logs.flush();
+      throw explained;
     }
 
     return new Promise<number>((resolve) => {
       const onSignal = (signal: NodeJS.Signals) => {
         if (server.state.phase === 'stopping') {
-          logger.warn({ signal }, 'second stop signal: exiting now');
-          flushLogs();
-          process.exit(1);
+          logs.service.warn({ signal }, 'second stop signal: exiting now');
+          logs.flush().then(() => process.exit(1));
+          return;
         }
         server.stop(`received ${signal}`).then(async ({ drained }) => {
           await watchdog.stop();
-          logger.info({ drained }, 'stopped');
-          flushLogs();
-          resolve(0);
+          logs.service.info({ drained }, 'stopped');
+          logs.flush().then(() => resolve(0));
         }, fatal('error while stopping'));
       };
       process.on('SIGTERM', onSignal);
@@ -93,3 +101,33 @@ a supervisor (Fly.io restart policy, Docker restart, systemd, Kubernetes) restar
     });
   },
 };
+
+/** Turns the errors a user can cause at start-up into messages that say what to do. */
+function explainStartupError(err: unknown, host: string, port: number): unknown {
+  if (err instanceof RegistryError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${host}:${port}`;
+  if (code === 'EADDRINUSE') {
+    return new CliError(
+      `cannot listen on ${where}: the port is in use (EADDRINUSE); stop the other process or set PORT to a free port`,
+      2,
+    );
+  }
+  if (code === 'EACCES') {
+    return new CliError(
+      `cannot listen on ${where}: permission denied (EACCES); use a port above 1023 or grant the capability`,
+      2,
+    );
+  }
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return new CliError(
+      `cannot listen on ${where}: HOST is not an address of this machine (${code}); use 0.0.0.0 or 127.0.0.1`,
+      2,
+    );
+  }
+  if (!(err instanceof ModelLoadError)) return err;
+  return new CliError(
+    `cannot load the model: ${(err as Error).message ?? String(err)}\nFix or re-register the artifact (\`msg-cls train\`), or point MODEL_ALIAS/MODEL_VERSION at a good version (\`msg-cls models\`).`,
+    1,
+  );
+}

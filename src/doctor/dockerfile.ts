@@ -21,12 +21,12 @@ export type Dockerfile = { instructions: Instruction[]; stages: Stage[] };
 
 export function parseDockerfile(text: string): Dockerfile {
   const lines = text.split(/\r?\n/);
-  let escape = '\\';
+  let escapeChar = '\\';
   // Parser directives: `# directive=value` lines at the very top.
   for (const raw of lines) {
     const m = /^#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$/.exec(raw);
     if (!m) break;
-    if (m[1].toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\')) escape = m[2];
+    if (m[1].toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\')) escapeChar = m[2];
   }
   const instructions: Instruction[] = [];
   const stages: Stage[] = [];
@@ -42,7 +42,7 @@ export function parseDockerfile(text: string): Dockerfile {
     let cur = lines[i];
     for (;;) {
       const trimmed = cur.replace(/\s+$/, '');
-      if (trimmed.endsWith(escape) && i + 1 < lines.length) {
+      if (trimmed.endsWith(escapeChar) && i + 1 < lines.length) {
         parts.push(trimmed.slice(0, -1));
         i++;
         // Comment lines inside a continued instruction are dropped, as Docker does.
@@ -67,7 +67,12 @@ export function parseDockerfile(text: string): Dockerfile {
     if (keyword === 'FROM') {
       const words = args.split(/\s+/).filter((w) => !w.startsWith('--'));
       const asAt = words.findIndex((w) => w.toLowerCase() === 'as');
-      stages.push({ index: stages.length, image: words[0] ?? '', name: asAt >= 0 ? words[asAt + 1] : undefined, line: startLine });
+      stages.push({
+        index: stages.length,
+        image: words[0] ?? '',
+        name: asAt >= 0 ? words[asAt + 1] : undefined,
+        line: startLine,
+      });
     }
     instructions.push({ keyword, args, line: startLine, stage: stages.length - 1 });
   }
@@ -156,7 +161,10 @@ export function dockerGlob(pattern: string): RegExp {
       const end = pattern.indexOf(']', i + 1);
       if (end < 0) re += '\\[';
       else {
-        re += `[${pattern.slice(i + 1, end).replace(/^\^/, '^').replace(/\\/g, '\\\\')}]`;
+        re += `[${pattern
+          .slice(i + 1, end)
+          .replace(/^\^/, '^')
+          .replace(/\\/g, '\\\\')}]`;
         i = end;
       }
     } else if (c === '\\' && i + 1 < pattern.length) {

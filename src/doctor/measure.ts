@@ -48,7 +48,14 @@ export async function measureFootprint(opts: MeasureOptions): Promise<Footprint>
   const t0 = performance.now();
   const child = spawn(process.execPath, [CLI, 'serve'], {
     cwd: opts.cwd,
-    env: { ...process.env, ...opts.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', WATCHDOG_MODEL_LOAD_TIMEOUT_MS: '0' },
+    env: {
+      ...process.env,
+      ...opts.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      WATCHDOG_MODEL_LOAD_TIMEOUT_MS: '0',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr: string[] = [];
@@ -58,7 +65,10 @@ export async function measureFootprint(opts: MeasureOptions): Promise<Footprint>
     const ready = await new Promise<{ port: number; model: string }>((resolve, reject) => {
       let buf = '';
       let port = 0;
-      const timer = setTimeout(() => reject(new Error(`the service did not get ready within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`the service did not get ready within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       child.stdout.on('data', (d: Buffer) => {
         buf += d.toString('utf8');
         for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
@@ -80,13 +90,19 @@ export async function measureFootprint(opts: MeasureOptions): Promise<Footprint>
       });
       exited.then((code) => {
         clearTimeout(timer);
-        reject(new Error(`the service exited (code ${code}) before it was ready: ${stderr.join('').trim().split('\n').slice(0, 3).join(' ')}`));
+        reject(
+          new Error(
+            `the service exited (code ${code}) before it was ready: ${stderr.join('').trim().split('\n').slice(0, 3).join(' ')}`,
+          ),
+        );
       });
     });
     const startupMs = performance.now() - t0;
 
     const url = `http://127.0.0.1:${ready.port}/predict`;
-    const body = JSON.stringify({ text: 'Congratulations! You have won a FREE cruise, reply YES to claim your prize now' });
+    const body = JSON.stringify({
+      text: 'Congratulations! You have won a FREE cruise, reply YES to claim your prize now',
+    });
     const until = performance.now() + loadMs;
     let requests = 0;
     let peak = (await rssMb(child.pid as number)) ?? 0;

@@ -4,19 +4,27 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
+import { type Logs, safeError } from '../monitoring/logging.ts';
+import type { Metrics } from '../monitoring/metrics.ts';
+import { createPredictionRecorder } from '../monitoring/predictions.ts';
+import type { Tracing } from '../monitoring/tracing.ts';
 import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
 import { type Limits, sendError, toErrorResponse } from './errors.ts';
+import { instrument } from './instrument.ts';
 import { docsRoutes } from './openapi.ts';
 import { healthRoutes } from './routes/health.ts';
 import { predictRoutes } from './routes/predict.ts';
 import type { ServiceState } from './state.ts';
 
 export type AppOptions = {
-  config: Pick<Config, 'maxBatch' | 'maxTextChars' | 'maxBodyBytes' | 'keepAliveTimeoutMs'>;
+  config: Pick<Config, 'maxBatch' | 'maxTextChars' | 'maxBodyBytes' | 'keepAliveTimeoutMs' | 'trustProxy'>;
   state: ServiceState;
-  logger: FastifyBaseLogger;
+  logs: Logs;
+  /** Prometheus metrics; /metrics is not served when absent (METRICS_ENABLED=false). */
+  metrics?: Metrics;
+  tracing?: Tracing;
 };
 
 // A caller's X-Request-Id is kept only if it is a plausible id: it ends up in logs and headers.
@@ -43,14 +51,18 @@ const versionSchema = {
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, state } = opts;
-  const limits: Limits = { maxBatch: config.maxBatch, maxTextChars: config.maxTextChars, maxBodyBytes: config.maxBodyBytes };
+  const limits: Limits = {
+    maxBatch: config.maxBatch,
+    maxTextChars: config.maxTextChars,
+    maxBodyBytes: config.maxBodyBytes,
+  };
 
   const app = Fastify({
-    loggerInstance: opts.logger,
-    // Fastify's built-in per-request log lines are off: they would log raw URLs at info level on the
-    // hot path; the service logs in its own format instead.
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    // No Fastify logger: its per-request child loggers and lines cost time on the hot path, and the
+    // service writes its own typed log lines (src/monitoring/logging.ts, src/http/instrument.ts).
+    logger: false,
     genReqId: genRequestId,
+    trustProxy: config.trustProxy,
     bodyLimit: config.maxBodyBytes,
     keepAliveTimeout: config.keepAliveTimeoutMs,
     // Slow or stalled clients must not hold a connection forever.
@@ -69,15 +81,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   // Only JSON is accepted; a text/plain body is a client mistake, not a string to classify.
   app.removeContentTypeParser('text/plain');
 
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    done();
-  });
+  if (opts.tracing) await app.register(opts.tracing.plugin);
+  instrument(app, { metrics: opts.metrics, logs: opts.logs, tracing: opts.tracing !== undefined });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const { status, body } = toErrorResponse(err, limits);
     if (status >= 500) {
-      request.log.error({ err, log_type: 'exception' }, 'unhandled error while serving request');
+      opts.logs.exception.error(
+        { request_id: request.id, route: request.routeOptions.url, err: safeError(err, requestTexts(request.body)) },
+        'unhandled error while serving a request',
+      );
     }
     return sendError(request, reply, status, body.error, body.detail);
   });
@@ -106,22 +119,38 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     description: 'Text classification service (spam/ham by default) with health checks and observability built in.',
   });
 
-  app.get(
-    '/version',
-    { schema: { summary: 'Service and model version', response: { 200: versionSchema } } },
-    () => ({
-      name: SERVICE_NAME,
-      version: SERVICE_VERSION,
-      node: process.version,
-      model: state.model && {
-        name: state.model.ref.name,
-        version: state.model.ref.version,
-        alias: state.model.ref.alias ?? null,
-      },
-    }),
-  );
+  app.get('/version', { schema: { summary: 'Service and model version', response: { 200: versionSchema } } }, () => ({
+    name: SERVICE_NAME,
+    version: SERVICE_VERSION,
+    node: process.version,
+    model: state.model && {
+      name: state.model.ref.name,
+      version: state.model.ref.version,
+      alias: state.model.ref.alias ?? null,
+    },
+  }));
+
+  if (opts.metrics) {
+    const metrics = opts.metrics;
+    app.get(
+      '/metrics',
+      { schema: { summary: 'Prometheus metrics (text exposition format)' } },
+      async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()),
+    );
+  }
 
   healthRoutes(app, state);
-  predictRoutes(app, state, config);
+  const recorder = createPredictionRecorder({ metrics: opts.metrics, logs: opts.logs, tracing: opts.tracing });
+  predictRoutes(app, state, recorder, config);
   return app;
+}
+
+/** The texts a request carried, so that an error message quoting them can be scrubbed before logging. */
+function requestTexts(body: unknown): string[] {
+  if (body === null || typeof body !== 'object') return [];
+  const { text, texts } = body as { text?: unknown; texts?: unknown };
+  const out: string[] = [];
+  if (typeof text === 'string') out.push(text);
+  if (Array.isArray(texts)) for (const t of texts) if (typeof t === 'string') out.push(t);
+  return out;
 }

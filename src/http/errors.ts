@@ -78,7 +78,10 @@ export function toErrorResponse(err: FastifyError, limits: Limits): { status: nu
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return {
         status: 415,
-        body: { error: 'unsupported_media_type', detail: 'send the body as JSON with the header Content-Type: application/json' },
+        body: {
+          error: 'unsupported_media_type',
+          detail: 'send the body as JSON with the header Content-Type: application/json',
+        },
       };
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return {
@@ -89,15 +92,27 @@ export function toErrorResponse(err: FastifyError, limits: Limits): { status: nu
         },
       };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { status: 400, body: { error: 'empty_body', detail: 'the request body is empty: send a JSON object such as {"text": "..."}' } };
+      return {
+        status: 400,
+        body: { error: 'empty_body', detail: 'the request body is empty: send a JSON object such as {"text": "..."}' },
+      };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { status: 400, body: { error: 'malformed_json', detail: `the request body is not valid JSON: ${err.message}` } };
+      return {
+        status: 400,
+        body: { error: 'malformed_json', detail: `the request body is not valid JSON: ${err.message}` },
+      };
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { status: 400, body: { error: 'invalid_content_length', detail: 'Content-Length does not match the body sent' } };
+      return {
+        status: 400,
+        body: { error: 'invalid_content_length', detail: 'Content-Length does not match the body sent' },
+      };
   }
   if (err instanceof SyntaxError && err.statusCode === 400) {
     // JSON.parse failures and prototype-poisoning rejections from Fastify's JSON parser.
-    return { status: 400, body: { error: 'malformed_json', detail: `the request body is not valid JSON: ${err.message}` } };
+    return {
+      status: 400,
+      body: { error: 'malformed_json', detail: `the request body is not valid JSON: ${err.message}` },
+    };
   }
   const status = err.statusCode ?? 500;
   if (status >= 400 && status < 500) {
@@ -105,7 +120,10 @@ export function toErrorResponse(err: FastifyError, limits: Limits): { status: nu
   }
   return {
     status: 500,
-    body: { error: 'internal_error', detail: 'an unexpected error occurred; it was logged with this request id — report it if it persists' },
+    body: {
+      error: 'internal_error',
+      detail: 'an unexpected error occurred; it was logged with this request id — report it if it persists',
+    },
   };
 }
 

@@ -59,7 +59,10 @@ export function buildOpenApi(routes: readonly RouteOptions[], info: ApiInfo): Re
         op.requestBody = { required: true, content: { 'application/json': { schema: schema.body } } };
       }
       op.responses = Object.fromEntries(
-        Object.entries(schema.response ?? { 200: {} }).map(([status, s]) => [status.toUpperCase(), responseEntry(status, s)]),
+        Object.entries(schema.response ?? { 200: {} }).map(([status, s]) => [
+          status.toUpperCase(),
+          responseEntry(status, s),
+        ]),
       );
       paths[route.url] ??= {};
       paths[route.url][method.toLowerCase()] = op;
@@ -108,7 +111,9 @@ export function docsRoutes(app: FastifyInstance, info: ApiInfo): void {
   app.get<{ Params: { file: string } }>('/docs/static/:file', hidden, (request, reply) => {
     const type = STATIC_FILES[request.params.file];
     if (type === undefined) {
-      return reply.code(404).send({ error: 'not_found', detail: `no docs asset ${request.params.file}`, request_id: request.id });
+      return reply
+        .code(404)
+        .send({ error: 'not_found', detail: `no docs asset ${request.params.file}`, request_id: request.id });
     }
     assetsDir ??= dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
     return reply

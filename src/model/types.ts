@@ -30,6 +30,11 @@ export type ReferenceDistribution = {
   proportions: number[];
   /** Number of inputs the proportions were computed from. */
   n: number;
+  /**
+   * Which inputs: "train" (the training rows' real texts) or "holdout" (the held-out rows, for values
+   * that are degenerate or biased on training rows, such as the score or the unknown-token share).
+   */
+  population?: 'train' | 'holdout';
 };
 
 export type BinaryMetrics = {
@@ -61,4 +66,6 @@ export type ModelManifest = {
   reference: Record<string, ReferenceDistribution>;
   /** Files in the version directory that belong to the artifact, with their SHA-256. */
   files: Record<string, { sha256: string; bytes: number }>;
+  /** Format-specific model parameters (for msgcls-linear/1: weights file, dtype, bias, vocabulary filter). */
+  model?: Record<string, unknown>;
 };

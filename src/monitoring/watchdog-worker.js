@@ -43,11 +43,12 @@ const timer = setInterval(() => {
 
 async function fire(blockedMs) {
   const { default: pino } = await import('pino');
-  // Same format as src/monitoring/logger.ts (test/deploy/watchdog.test.ts compares the two).
+  // Same format as the service's exception log, src/monitoring/logging.ts (test/deploy/watchdog.test.ts
+  // compares the two).
   const logger = pino(
     {
       level: data.logLevel,
-      base: { ...data.bindings, pid: process.pid },
+      base: data.bindings,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
@@ -55,7 +56,6 @@ async function fire(blockedMs) {
   );
   logger.fatal(
     {
-      log_type: 'watchdog',
       reason: 'event_loop_blocked',
       blocked_ms: blockedMs,
       limit_ms: data.limitMs,
@@ -71,18 +71,17 @@ async function fire(blockedMs) {
       expression: `(globalThis[Symbol.for('msg-cls.watchdog.exit')] ?? process.exit)(${data.exitCode})`,
     });
   } catch (err) {
-    logger.error({ err, log_type: 'watchdog' }, 'could not reach the main thread to make it exit');
+    logger.error({ err: String(err) }, 'could not reach the main thread to make it exit');
   }
 
   setTimeout(() => {
     if (process.pid === 1) {
       logger.fatal(
-        { log_type: 'watchdog' },
         'the main thread is stuck in native code and this process is PID 1, which cannot kill itself: run the container with an init (docker run --init, compose init: true) or rely on a liveness probe',
       );
       return;
     }
-    logger.fatal({ log_type: 'watchdog' }, 'the main thread did not exit; sending SIGKILL');
+    logger.fatal('the main thread did not exit; sending SIGKILL');
     process.kill(process.pid, 'SIGKILL');
   }, data.forceAfterMs);
 }

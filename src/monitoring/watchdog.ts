@@ -13,9 +13,10 @@
 //      (/ready says why meanwhile), then `loadWithRetry` throws ModelUnloadableError and `serve`
 //      logs it and exits with code 70.
 
+import { hostname } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { Logger } from 'pino';
-import { flushLogs } from './logger.ts';
+import pino, { type Logger } from 'pino';
+import type { Logs } from './logging.ts';
 
 /** The exit status for "the watchdog ended the process" (EX_SOFTWARE from sysexits.h). */
 export const WATCHDOG_EXIT_CODE = 70;
@@ -41,7 +42,7 @@ export type EventLoopWatchdog = {
 
 export type WorkerData = {
   heartbeat: SharedArrayBuffer;
-  /** The main logger's base fields (service, service_version, pid), for the worker's log line. */
+  /** The exception logger's fields (service, service_version, pid, hostname, log_type, retention_days). */
   bindings: Record<string, unknown>;
   limitMs: number;
   heartbeatMs: number;
@@ -50,9 +51,22 @@ export type WorkerData = {
   exitCode: number;
 };
 
-export function startEventLoopWatchdog(opts: EventLoopWatchdogOptions, logger: Logger): EventLoopWatchdog {
+/** Writes out the main logger's buffered lines synchronously (the only way from inside a stuck thread). */
+function flushSync(logs: Logs): void {
+  const stream = (logs.root as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[
+    pino.symbols.streamSym
+  ];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // stdout already gone: nothing left to do.
+  }
+}
+
+export function startEventLoopWatchdog(opts: EventLoopWatchdogOptions, logs: Logs): EventLoopWatchdog {
+  const logger = logs.service;
   if (opts.limitMs <= 0) {
-    logger.info({ log_type: 'watchdog' }, 'event-loop watchdog off (WATCHDOG_EVENT_LOOP_LIMIT_MS=0)');
+    logger.info('event-loop watchdog off (WATCHDOG_EVENT_LOOP_LIMIT_MS=0)');
     return { stop: async () => {} };
   }
   const heartbeatMs = opts.heartbeatMs ?? Math.min(1000, Math.max(20, Math.round(opts.limitMs / 10)));
@@ -63,28 +77,32 @@ export function startEventLoopWatchdog(opts: EventLoopWatchdogOptions, logger: L
 
   // Called on the main thread, from inside whatever is blocking it, by the worker's inspector session.
   (globalThis as Record<symbol, unknown>)[EXIT_HOOK] = (code: number) => {
-    flushLogs();
+    flushSync(logs);
     process.exit(code);
   };
 
   const workerData: WorkerData = {
     heartbeat,
-    bindings: logger.bindings(),
+    bindings: { pid: process.pid, hostname: hostname(), ...logs.exception.bindings() },
     limitMs: opts.limitMs,
     heartbeatMs,
     logLevel: opts.logLevel,
     forceAfterMs: opts.forceAfterMs ?? 3000,
     exitCode: WATCHDOG_EXIT_CODE,
   };
-  const worker = new Worker(new URL('./watchdog-worker.js', import.meta.url), { workerData, stdout: false, stderr: false });
+  const worker = new Worker(new URL('./watchdog-worker.js', import.meta.url), {
+    workerData,
+    stdout: false,
+    stderr: false,
+  });
   worker.unref();
   worker.on('error', (err) => {
     // The service keeps running without a watchdog rather than die because the watchdog did.
-    logger.error({ err, log_type: 'watchdog' }, 'event-loop watchdog failed; continuing without it');
+    logs.exception.error({ err }, 'event-loop watchdog failed; continuing without it');
   });
   const timer = setInterval(stamp, heartbeatMs);
   timer.unref();
-  logger.info({ log_type: 'watchdog', limit_ms: opts.limitMs, heartbeat_ms: heartbeatMs }, 'event-loop watchdog on');
+  logger.info({ limit_ms: opts.limitMs, heartbeat_ms: heartbeatMs }, 'event-loop watchdog on');
 
   let stopped: Promise<void> | undefined;
   return {
@@ -115,6 +133,7 @@ export class ModelUnloadableError extends Error {
 export type RetryOptions = {
   /** Keep retrying until this much time has passed since the first attempt; 0 = one attempt only. */
   timeoutMs: number;
+  /** Where failed attempts are logged (the exception log). */
   logger: Logger;
   /** Told why the load is being retried (the server shows it in /ready and /health). */
   onRetry?(reason: string): void;
@@ -141,7 +160,7 @@ export async function loadWithRetry<T>(load: () => Promise<T>, opts: RetryOption
       if (left <= 0) throw new ModelUnloadableError(attempt, elapsed, err);
       const wait = Math.min(delay, left);
       const reason = `model load failed (attempt ${attempt}): ${(err as Error)?.message ?? String(err)}; retrying in ${Math.round(wait)} ms`;
-      opts.logger.error({ err, log_type: 'watchdog', attempt, retry_in_ms: Math.round(wait) }, reason);
+      opts.logger.error({ err, attempt, retry_in_ms: Math.round(wait) }, reason);
       opts.onRetry?.(reason);
       await new Promise((resolve) => setTimeout(resolve, wait));
       delay = Math.min(delay * 2, maxDelay);

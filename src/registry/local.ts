@@ -70,7 +70,10 @@ export function validateAlias(alias: string): void {
 
 function validateVersion(version: string): void {
   if (!VERSION_RE.test(version)) {
-    throw new RegistryError('invalid', `version ${JSON.stringify(version)} is not valid: versions are whole numbers from 1`);
+    throw new RegistryError(
+      'invalid',
+      `version ${JSON.stringify(version)} is not valid: versions are whole numbers from 1`,
+    );
   }
 }
 
@@ -93,7 +96,10 @@ async function readRoot(root: string): Promise<string[]> {
         `model registry ${root} does not exist: set MODEL_REGISTRY to the registry directory, or train a model with \`msg-cls train\``,
       );
     }
-    throw new RegistryError('unreadable', `model registry ${root} cannot be read (${code}): check the path and its permissions`);
+    throw new RegistryError(
+      'unreadable',
+      `model registry ${root} cannot be read (${code}): check the path and its permissions`,
+    );
   }
 }
 
@@ -120,7 +126,10 @@ export async function readAliases(root: string, name: string): Promise<Record<st
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new RegistryError('invalid', `${path} is not valid JSON: fix it or point the alias again with \`msg-cls models alias\``);
+    throw new RegistryError(
+      'invalid',
+      `${path} is not valid JSON: fix it or point the alias again with \`msg-cls models alias\``,
+    );
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new RegistryError('invalid', `${path} must be a JSON object of alias → version`);

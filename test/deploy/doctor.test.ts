@@ -6,11 +6,11 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { type DoctorReport, runDoctor } from '../../src/doctor/index.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createState } from '../../src/http/state.ts';
+import { createObservability } from '../../src/server.ts';
 import { DEFAULT_REGISTRY, ROOT, spawnCli } from '../helpers/server.ts';
 
 const dirs: string[] = [];
@@ -19,7 +19,13 @@ after(() => {
 });
 
 /** A copy of the repository's fly.toml, Dockerfile and .dockerignore (models linked), with edits. */
-function project(edit: { fly?: (s: string) => string; dockerfile?: (s: string) => string; dockerignore?: ((s: string) => string) | null } = {}) {
+function project(
+  edit: {
+    fly?: (s: string) => string;
+    dockerfile?: (s: string) => string;
+    dockerignore?: ((s: string) => string) | null;
+  } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'msg-cls-doctor-'));
   dirs.push(dir);
   const put = (name: string, f: ((s: string) => string) | null | undefined) => {
@@ -34,7 +40,8 @@ function project(edit: { fly?: (s: string) => string; dockerfile?: (s: string) =
   return dir;
 }
 
-const ids = (r: DoctorReport, severity?: string) => r.findings.filter((f) => !severity || f.severity === severity).map((f) => f.id);
+const ids = (r: DoctorReport, severity?: string) =>
+  r.findings.filter((f) => !severity || f.severity === severity).map((f) => f.id);
 const finding = (r: DoctorReport, id: string) => {
   const f = r.findings.find((x) => x.id === id);
   assert.ok(f, `expected finding ${id}; got ${JSON.stringify(r.findings, null, 2)}`);
@@ -44,12 +51,14 @@ const finding = (r: DoctorReport, id: string) => {
 // The real footprint is measured in one test below; the others pass the bench figure in.
 const FOOTPRINT = { footprintMb: 143 };
 
-const app = await buildApp({ config: loadConfig({}), state: createState(), logger: pino({ level: 'silent' }) });
+const config = loadConfig({});
+const obs = await createObservability({ ...config, logLevel: 'silent' }, { env: {} });
+const app = await buildApp({ config, state: createState(), logs: obs.logs, metrics: obs.metrics });
 const servesMetrics = app.hasRoute({ method: 'GET', url: '/metrics' });
 await app.close();
 
 describe('msg-cls doctor on the repository', () => {
-  test('the repository\'s own fly.toml, Dockerfile and .dockerignore have no errors or warnings', async (t) => {
+  test("the repository's own fly.toml, Dockerfile and .dockerignore have no errors or warnings", async (t) => {
     const r = await runDoctor(ROOT, FOOTPRINT);
     if (!servesMetrics) {
       // /metrics arrives with the metrics work (issue 3); until then [metrics] is rightly reported.
@@ -75,7 +84,10 @@ describe('msg-cls doctor on the repository', () => {
 
 describe('msg-cls doctor on broken configurations', () => {
   test('internal_port differs from the listening port → 502 error', async () => {
-    const r = await runDoctor(project({ fly: (s) => s.replace('internal_port = 8000', 'internal_port = 8080') }), FOOTPRINT);
+    const r = await runDoctor(
+      project({ fly: (s) => s.replace('internal_port = 8000', 'internal_port = 8080') }),
+      FOOTPRINT,
+    );
     const f = finding(r, 'internal-port-mismatch');
     assert.equal(f.severity, 'error');
     assert.match(f.message, /internal_port = 8080 but the app listens on 8000.*502 Bad Gateway/);
@@ -102,24 +114,47 @@ describe('msg-cls doctor on broken configurations', () => {
   test('VM memory below the measured footprint → OOM error; a little above → headroom warning; ample → nothing', async () => {
     const oom = await runDoctor(project({ fly: (s) => s.replace('memory = "256mb"', 'memory = "128mb"') }), FOOTPRINT);
     assert.match(finding(oom, 'vm-memory-oom').fix, /fly scale memory 256/);
-    const tight = await runDoctor(project({ fly: (s) => s.replace('memory = "256mb"', 'memory = "200mb"') }), FOOTPRINT);
+    const tight = await runDoctor(
+      project({ fly: (s) => s.replace('memory = "256mb"', 'memory = "200mb"') }),
+      FOOTPRINT,
+    );
     assert.equal(finding(tight, 'vm-memory-headroom').severity, 'warning');
     const ample = await runDoctor(project({ fly: (s) => s.replace('memory = "256mb"', 'memory = "1gb"') }), FOOTPRINT);
     assert.ok(!ids(ample).some((i) => i.startsWith('vm-memory')));
   });
 
   test('auto-stop with no Machine left running, and auto-stop without auto-start', async () => {
-    const none = await runDoctor(project({ fly: (s) => s.replace(/^  min_machines_running = 1$/m, '  min_machines_running = 0') }), FOOTPRINT);
+    const none = await runDoctor(
+      project({ fly: (s) => s.replace(/^ {2}min_machines_running = 1$/m, '  min_machines_running = 0') }),
+      FOOTPRINT,
+    );
     assert.match(finding(none, 'no-machine-running').fix, /min_machines_running = 1/);
-    const dead = await runDoctor(project({ fly: (s) => s.replace('auto_start_machines = true', 'auto_start_machines = false') }), FOOTPRINT);
+    const dead = await runDoctor(
+      project({ fly: (s) => s.replace('auto_start_machines = true', 'auto_start_machines = false') }),
+      FOOTPRINT,
+    );
     assert.match(finding(dead, 'autostop-no-autostart').message, /no machines available/);
-    const off = await runDoctor(project({ fly: (s) => s.replace('auto_stop_machines = "stop"', 'auto_stop_machines = "off"').replace(/^  min_machines_running = 1$/m, '  min_machines_running = 0') }), FOOTPRINT);
+    const off = await runDoctor(
+      project({
+        fly: (s) =>
+          s
+            .replace('auto_stop_machines = "stop"', 'auto_stop_machines = "off"')
+            .replace(/^ {2}min_machines_running = 1$/m, '  min_machines_running = 0'),
+      }),
+      FOOTPRINT,
+    );
     assert.ok(!ids(off).includes('no-machine-running'), 'auto-stop off keeps every Machine running');
   });
 
   test('secrets in [env], by name and by value', async () => {
     const r = await runDoctor(
-      project({ fly: (s) => s.replace('[env]', '[env]\n  OPENAI_API_KEY = "not-a-real-key"\n  DATABASE_URL = "postgres://app:hunter2@db.internal/app"') }),
+      project({
+        fly: (s) =>
+          s.replace(
+            '[env]',
+            '[env]\n  OPENAI_API_KEY = "not-a-real-key"\n  DATABASE_URL = "postgres://app:hunter2@db.internal/app"',
+          ),
+      }),
       FOOTPRINT,
     );
     const secrets = r.findings.filter((f) => f.id === 'secret-in-env');
@@ -128,7 +163,16 @@ describe('msg-cls doctor on broken configurations', () => {
   });
 
   test('a secret baked into the image with ENV', async () => {
-    const r = await runDoctor(project({ dockerfile: (s) => s.replace('ENV NODE_ENV=production \\\n    NODE_COMPILE', 'ENV API_TOKEN=abc123 NODE_ENV=production \\\n    NODE_COMPILE') }), FOOTPRINT);
+    const r = await runDoctor(
+      project({
+        dockerfile: (s) =>
+          s.replace(
+            'ENV NODE_ENV=production \\\n    NODE_COMPILE',
+            'ENV API_TOKEN=abc123 NODE_ENV=production \\\n    NODE_COMPILE',
+          ),
+      }),
+      FOOTPRINT,
+    );
     finding(r, 'secret-in-image');
   });
 
@@ -150,7 +194,13 @@ describe('msg-cls doctor on broken configurations', () => {
 
   test('shutdown settings that cut the drain short, and restart policy "never"', async () => {
     const r = await runDoctor(
-      project({ fly: (s) => s.replace('kill_signal = "SIGTERM"', 'kill_signal = "SIGKILL"').replace('kill_timeout = 15', 'kill_timeout = 5').replace('policy = "on-failure"', 'policy = "never"') }),
+      project({
+        fly: (s) =>
+          s
+            .replace('kill_signal = "SIGTERM"', 'kill_signal = "SIGKILL"')
+            .replace('kill_timeout = 15', 'kill_timeout = 5')
+            .replace('policy = "on-failure"', 'policy = "never"'),
+      }),
       FOOTPRINT,
     );
     assert.equal(finding(r, 'kill-signal').severity, 'error');
@@ -163,7 +213,10 @@ describe('msg-cls doctor on broken configurations', () => {
     assert.match(finding(toml, 'fly-toml-invalid').message, /line \d+/);
     const cfg = await runDoctor(project({ fly: (s) => s.replace('PORT = "8000"', 'PORT = "eighty"') }), FOOTPRINT);
     assert.match(finding(cfg, 'app-config-invalid').message, /PORT="eighty" is not valid/);
-    const model = await runDoctor(project({ fly: (s) => s.replace('MODEL_NAME = "msg_cls"', 'MODEL_NAME = "no_such_model"') }), { measure: false });
+    const model = await runDoctor(
+      project({ fly: (s) => s.replace('MODEL_NAME = "msg_cls"', 'MODEL_NAME = "no_such_model"') }),
+      { measure: false },
+    );
     assert.match(finding(model, 'model-not-found').message, /no_such_model/);
   });
 
@@ -200,7 +253,12 @@ describe('msg-cls doctor command line', () => {
   });
 
   test('exit 0 when only warnings; --strict makes warnings fail', async () => {
-    const dir = project({ fly: (s) => s.replace('force_https = true', 'force_https = false').replace('[metrics]\n  port = 8000\n  path = "/metrics"\n', '') });
+    const dir = project({
+      fly: (s) =>
+        s
+          .replace('force_https = true', 'force_https = false')
+          .replace('[metrics]\n  port = 8000\n  path = "/metrics"\n', ''),
+    });
     const plain = spawnCli(['doctor', dir, '--footprint-mb', '143']);
     assert.equal((await plain.exited).code, 0, plain.stdout.join('\n'));
     assert.match(plain.stdout.join('\n'), /WARNING +fly\.toml: \[http_service\] force_https/);
@@ -217,7 +275,10 @@ describe('msg-cls doctor command line', () => {
     assert.match(bad.stderr.join(''), /--footprint-mb lots is not a positive number/);
     const missing = spawnCli(['doctor', '/nonexistent/dir']);
     assert.equal((await missing.exited).code, 2);
-    assert.match(missing.stderr.join(''), /\/nonexistent\/dir is not a directory: give the directory that holds fly\.toml/);
+    assert.match(
+      missing.stderr.join(''),
+      /\/nonexistent\/dir is not a directory: give the directory that holds fly\.toml/,
+    );
   });
 });
 

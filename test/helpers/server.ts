@@ -3,9 +3,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
-import { type RunningServer, startServer } from '../../src/server.ts';
+import { createObservability, type RunningServer, startServer } from '../../src/server.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const DEFAULT_REGISTRY = fileURLToPath(new URL('../../models', import.meta.url));
@@ -26,10 +25,10 @@ export class LogCapture extends Writable {
 export type TestServer = RunningServer & { logs: LogCapture; close(): Promise<void> };
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MODEL_REGISTRY: DEFAULT_REGISTRY, ...env });
+  const fullEnv = { PORT: '0', HOST: '127.0.0.1', MODEL_REGISTRY: DEFAULT_REGISTRY, ...env };
+  const config = loadConfig(fullEnv);
   const logs = new LogCapture();
-  const logger = pino({ level: 'info' }, logs);
-  const server = await startServer(config, logger);
+  const server = await startServer(config, await createObservability(config, { env: fullEnv, destination: logs }));
   return Object.assign(server, {
     logs,
     async close() {
@@ -57,7 +56,8 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Chil
   });
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const waiters: { pred: (r: Record<string, unknown>) => boolean; resolve: (r: Record<string, unknown>) => void }[] = [];
+  const waiters: { pred: (r: Record<string, unknown>) => boolean; resolve: (r: Record<string, unknown>) => void }[] =
+    [];
   let buf = '';
   proc.stdout.on('data', (d: Buffer) => {
     buf += d.toString('utf8');
@@ -98,7 +98,10 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Chil
       }
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`timed out waiting for a log line; stdout:\n${stdout.join('\n')}\nstderr:\n${stderr.join('')}`)),
+          () =>
+            reject(
+              new Error(`timed out waiting for a log line; stdout:\n${stdout.join('\n')}\nstderr:\n${stderr.join('')}`),
+            ),
           timeoutMs,
         );
         waiters.push({
@@ -110,7 +113,9 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Chil
         });
         exited.then(() => {
           clearTimeout(timer);
-          reject(new Error(`process exited before the log line; stdout:\n${stdout.join('\n')}\nstderr:\n${stderr.join('')}`));
+          reject(
+            new Error(`process exited before the log line; stdout:\n${stdout.join('\n')}\nstderr:\n${stderr.join('')}`),
+          );
         });
       });
     },
@@ -132,6 +137,7 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert on arbitrary JSON shapes
   let json: any;
   try {
     json = JSON.parse(text);

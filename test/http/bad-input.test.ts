@@ -16,30 +16,146 @@ type Case = { name: string; body: string; contentType?: string; status: number; 
 const cases: Case[] = [
   { name: 'malformed JSON', body: '{"text": "hi"', status: 400, error: 'malformed_json', detail: /not valid JSON/ },
   { name: 'empty body', body: '', status: 400, error: 'empty_body', detail: /body is empty/ },
-  { name: 'JSON that is not an object', body: '"just a string"', status: 400, error: 'invalid_type', detail: /body must be a JSON object/ },
+  {
+    name: 'JSON that is not an object',
+    body: '"just a string"',
+    status: 400,
+    error: 'invalid_type',
+    detail: /body must be a JSON object/,
+  },
   { name: 'JSON array', body: '[1,2]', status: 400, error: 'invalid_type', detail: /body must be a JSON object/ },
   { name: 'JSON null', body: 'null', status: 400, error: 'invalid_type', detail: /body must be a JSON object/ },
-  { name: 'text/plain content type', body: 'hello', contentType: 'text/plain', status: 415, error: 'unsupported_media_type', detail: /Content-Type: application\/json/ },
-  { name: 'form content type', body: 'text=hi', contentType: 'application/x-www-form-urlencoded', status: 415, error: 'unsupported_media_type', detail: /application\/json/ },
+  {
+    name: 'text/plain content type',
+    body: 'hello',
+    contentType: 'text/plain',
+    status: 415,
+    error: 'unsupported_media_type',
+    detail: /Content-Type: application\/json/,
+  },
+  {
+    name: 'form content type',
+    body: 'text=hi',
+    contentType: 'application/x-www-form-urlencoded',
+    status: 415,
+    error: 'unsupported_media_type',
+    detail: /application\/json/,
+  },
   { name: 'missing text', body: '{}', status: 400, error: 'missing_text', detail: /neither "text" nor "texts"/ },
-  { name: 'typo in field name', body: '{"txt": "hi"}', status: 400, error: 'missing_text', detail: /neither "text" nor "texts"/ },
-  { name: 'numeric text', body: '{"text": 123}', status: 400, error: 'invalid_type', detail: /body.text must be of type string/ },
-  { name: 'null text', body: '{"text": null}', status: 400, error: 'invalid_type', detail: /body.text must be of type string/ },
-  { name: 'object text', body: '{"text": {"a": 1}}', status: 400, error: 'invalid_type', detail: /body.text must be of type string/ },
-  { name: 'boolean text', body: '{"text": true}', status: 400, error: 'invalid_type', detail: /body.text must be of type string/ },
+  {
+    name: 'typo in field name',
+    body: '{"txt": "hi"}',
+    status: 400,
+    error: 'missing_text',
+    detail: /neither "text" nor "texts"/,
+  },
+  {
+    name: 'numeric text',
+    body: '{"text": 123}',
+    status: 400,
+    error: 'invalid_type',
+    detail: /body.text must be of type string/,
+  },
+  {
+    name: 'null text',
+    body: '{"text": null}',
+    status: 400,
+    error: 'invalid_type',
+    detail: /body.text must be of type string/,
+  },
+  {
+    name: 'object text',
+    body: '{"text": {"a": 1}}',
+    status: 400,
+    error: 'invalid_type',
+    detail: /body.text must be of type string/,
+  },
+  {
+    name: 'boolean text',
+    body: '{"text": true}',
+    status: 400,
+    error: 'invalid_type',
+    detail: /body.text must be of type string/,
+  },
   { name: 'empty text', body: '{"text": ""}', status: 400, error: 'empty_text', detail: /body.text is empty/ },
-  { name: 'whitespace-only text', body: '{"text": " \\n\\t "}', status: 400, error: 'empty_text', detail: /no visible characters/ },
-  { name: 'text too long', body: JSON.stringify({ text: 'a'.repeat(51) }), status: 413, error: 'text_too_long', detail: /longer than 50 characters \(MAX_TEXT_CHARS\)/ },
-  { name: 'both text and texts', body: '{"text": "a", "texts": ["b"]}', status: 400, error: 'ambiguous_request', detail: /not both/ },
-  { name: 'texts not an array', body: '{"texts": "abc"}', status: 400, error: 'invalid_type', detail: /body.texts must be of type array/ },
+  {
+    name: 'whitespace-only text',
+    body: '{"text": " \\n\\t "}',
+    status: 400,
+    error: 'empty_text',
+    detail: /no visible characters/,
+  },
+  {
+    name: 'text too long',
+    body: JSON.stringify({ text: 'a'.repeat(51) }),
+    status: 413,
+    error: 'text_too_long',
+    detail: /longer than 50 characters \(MAX_TEXT_CHARS\)/,
+  },
+  {
+    name: 'both text and texts',
+    body: '{"text": "a", "texts": ["b"]}',
+    status: 400,
+    error: 'ambiguous_request',
+    detail: /not both/,
+  },
+  {
+    name: 'texts not an array',
+    body: '{"texts": "abc"}',
+    status: 400,
+    error: 'invalid_type',
+    detail: /body.texts must be of type array/,
+  },
   { name: 'empty batch', body: '{"texts": []}', status: 400, error: 'empty_batch', detail: /at least one text/ },
-  { name: 'batch with a number', body: '{"texts": ["ok", 5]}', status: 400, error: 'invalid_type', detail: /body.texts.1 must be of type string/ },
-  { name: 'batch with an empty text', body: '{"texts": ["ok", ""]}', status: 400, error: 'empty_text', detail: /body.texts.1 is empty/ },
-  { name: 'batch with a blank text', body: '{"texts": ["ok", "  "]}', status: 400, error: 'empty_text', detail: /body.texts.1 has no visible characters/ },
-  { name: 'batch with a too-long text', body: JSON.stringify({ texts: ['ok', 'b'.repeat(51)] }), status: 413, error: 'text_too_long', detail: /body.texts.1 is longer than 50/ },
-  { name: 'batch over MAX_BATCH', body: JSON.stringify({ texts: ['a', 'b', 'c', 'd', 'e'] }), status: 413, error: 'batch_too_large', detail: /more than 4 texts \(MAX_BATCH\)/ },
-  { name: 'body over the size limit', body: JSON.stringify({ text: 'x'.repeat(3000) }), status: 413, error: 'body_too_large', detail: /larger than 2048 bytes \(MAX_BODY_BYTES\)/ },
-  { name: 'prototype pollution attempt', body: '{"text": "hi", "__proto__": {"polluted": true}}', status: 400, error: 'malformed_json', detail: /not valid JSON/ },
+  {
+    name: 'batch with a number',
+    body: '{"texts": ["ok", 5]}',
+    status: 400,
+    error: 'invalid_type',
+    detail: /body.texts.1 must be of type string/,
+  },
+  {
+    name: 'batch with an empty text',
+    body: '{"texts": ["ok", ""]}',
+    status: 400,
+    error: 'empty_text',
+    detail: /body.texts.1 is empty/,
+  },
+  {
+    name: 'batch with a blank text',
+    body: '{"texts": ["ok", "  "]}',
+    status: 400,
+    error: 'empty_text',
+    detail: /body.texts.1 has no visible characters/,
+  },
+  {
+    name: 'batch with a too-long text',
+    body: JSON.stringify({ texts: ['ok', 'b'.repeat(51)] }),
+    status: 413,
+    error: 'text_too_long',
+    detail: /body.texts.1 is longer than 50/,
+  },
+  {
+    name: 'batch over MAX_BATCH',
+    body: JSON.stringify({ texts: ['a', 'b', 'c', 'd', 'e'] }),
+    status: 413,
+    error: 'batch_too_large',
+    detail: /more than 4 texts \(MAX_BATCH\)/,
+  },
+  {
+    name: 'body over the size limit',
+    body: JSON.stringify({ text: 'x'.repeat(3000) }),
+    status: 413,
+    error: 'body_too_large',
+    detail: /larger than 2048 bytes \(MAX_BODY_BYTES\)/,
+  },
+  {
+    name: 'prototype pollution attempt',
+    body: '{"text": "hi", "__proto__": {"polluted": true}}',
+    status: 400,
+    error: 'malformed_json',
+    detail: /not valid JSON/,
+  },
 ];
 
 describe('bad input to POST /predict', () => {
@@ -61,7 +177,10 @@ describe('bad input to POST /predict', () => {
   }
 
   test('no content type at all → 415', async () => {
-    const res = await fetch(`${server.url}/predict`, { method: 'POST', body: new Uint8Array(Buffer.from('{"text":"hi"}')) });
+    const res = await fetch(`${server.url}/predict`, {
+      method: 'POST',
+      body: new Uint8Array(Buffer.from('{"text":"hi"}')),
+    });
     assert.equal(res.status, 415);
     assert.equal((await json(res)).error, 'unsupported_media_type');
   });
@@ -86,7 +205,9 @@ describe('bad input to POST /predict', () => {
     const port = new URL(server.url).port;
     const sock = connect(Number(port), '127.0.0.1');
     await new Promise((r) => sock.once('connect', r));
-    sock.write('POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"text": "hal');
+    sock.write(
+      'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"text": "hal',
+    );
     sock.destroy();
     const res = await postJson(`${server.url}/predict`, { text: 'still serving' });
     assert.equal(res.status, 200);
@@ -95,6 +216,10 @@ describe('bad input to POST /predict', () => {
   test('after all of that the service is still healthy and no 5xx was logged', async () => {
     const res = await fetch(`${server.url}/health`);
     assert.equal(res.status, 200);
-    assert.equal(server.logs.records().filter((r) => (r.level as number) >= 50).length, 0, server.logs.lines.join('\n'));
+    assert.equal(
+      server.logs.records().filter((r) => (r.level as number) >= 50).length,
+      0,
+      server.logs.lines.join('\n'),
+    );
   });
 });

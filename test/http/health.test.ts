@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { json, startTestServer, type TestServer } from '../helpers/server.ts';
 import pkg from '../../package.json' with { type: 'json' };
+import { json, startTestServer, type TestServer } from '../helpers/server.ts';
 
 let server: TestServer;
 before(async () => {
@@ -48,7 +48,8 @@ describe('health, version and docs endpoints', () => {
     assert.equal(res.status, 200);
     const spec = await json(res);
     assert.match(spec.openapi, /^3\./);
-    for (const path of ['/predict', '/alive', '/ready', '/health', '/version']) assert.ok(spec.paths[path], `${path} documented`);
+    for (const path of ['/predict', '/alive', '/ready', '/health', '/version'])
+      assert.ok(spec.paths[path], `${path} documented`);
     const body = spec.paths['/predict'].post.requestBody.content['application/json'].schema;
     assert.equal(body.properties.text.maxLength, 20000);
     assert.equal(body.properties.texts.maxItems, 256);

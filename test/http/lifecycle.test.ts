@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import pino from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { createState } from '../../src/http/state.ts';
+import { createObservability } from '../../src/server.ts';
 import { json, postJson, spawnCli, spawnServer } from '../helpers/server.ts';
 
 function rawRequest(url: string, head: string): Socket {
@@ -31,7 +31,8 @@ function readResponse(sock: Socket): Promise<string> {
 describe('readiness before the model is loaded', () => {
   test('/alive is 200 while /ready, /health and /predict are 503 with the reason', async () => {
     const state = createState();
-    const app = await buildApp({ config: loadConfig({}), state, logger: pino({ level: 'silent' }) });
+    const config = loadConfig({ LOG_LEVEL: 'silent' });
+    const app = await buildApp({ config, state, ...(await createObservability(config, { env: {} })) });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
     try {
@@ -57,7 +58,11 @@ describe('start-up failures stop the process with what to fix', () => {
     ['unknown model', { MODEL_NAME: 'nope' }, /model "nope" is not in registry .*models there: msg_cls/],
     ['unknown alias', { MODEL_ALIAS: 'staging' }, /has no alias "staging" \(aliases: champion\): set MODEL_ALIAS/],
     ['unknown version', { MODEL_VERSION: '999' }, /has no version 999/],
-    ['missing registry', { MODEL_REGISTRY: '/nonexistent/registry' }, /model registry \/nonexistent\/registry does not exist/],
+    [
+      'missing registry',
+      { MODEL_REGISTRY: '/nonexistent/registry' },
+      /model registry \/nonexistent\/registry does not exist/,
+    ],
   ];
   for (const [name, env, message] of cases) {
     test(name, async () => {
@@ -75,7 +80,7 @@ describe('start-up failures stop the process with what to fix', () => {
       const second = spawnCli(['serve'], { PORT: port, HOST: '127.0.0.1' });
       const { code } = await second.exited;
       assert.notEqual(code, 0);
-      assert.match(second.stderr.join('') + second.stdout.join('\n'), /EADDRINUSE/);
+      assert.match(second.stderr.join(''), /the port is in use \(EADDRINUSE\); stop the other process or set PORT/);
     } finally {
       first.proc.kill('SIGTERM');
       await first.exited;
@@ -114,7 +119,10 @@ describe('graceful shutdown', () => {
 
   test('a request that never completes does not hold the process past SHUTDOWN_TIMEOUT_MS', async () => {
     const child = await spawnServer({ SHUTDOWN_TIMEOUT_MS: '800' });
-    const stuck = rawRequest(child.url, 'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{"te');
+    const stuck = rawRequest(
+      child.url,
+      'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{"te',
+    );
     const closed = readResponse(stuck);
     await new Promise((r) => setTimeout(r, 100));
     const t0 = Date.now();

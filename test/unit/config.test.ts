@@ -19,7 +19,13 @@ describe('loadConfig', () => {
   });
 
   test('reads values and trims blanks; empty means default', () => {
-    const c = loadConfig({ PORT: ' 9001 ', MODEL_NAME: 'other', MODEL_VERSION: '3', MAX_BATCH: '', LOG_LEVEL: 'DEBUG' });
+    const c = loadConfig({
+      PORT: ' 9001 ',
+      MODEL_NAME: 'other',
+      MODEL_VERSION: '3',
+      MAX_BATCH: '',
+      LOG_LEVEL: 'DEBUG',
+    });
     assert.equal(c.port, 9001);
     assert.equal(c.modelName, 'other');
     assert.equal(c.modelVersion, '3');
@@ -48,6 +54,9 @@ describe('loadConfig', () => {
   test('rejects out-of-range port and a shutdown delay beyond the deadline', () => {
     assert.throws(() => loadConfig({ PORT: '70000' }), /PORT="70000"/);
     assert.throws(() => loadConfig({ PORT: '-1' }), /PORT="-1"/);
-    assert.throws(() => loadConfig({ SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_TIMEOUT_MS: '5000' }), /SHUTDOWN_DELAY_MS=5000 must be less/);
+    assert.throws(
+      () => loadConfig({ SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_TIMEOUT_MS: '5000' }),
+      /SHUTDOWN_DELAY_MS=5000 must be less/,
+    );
   });
 });

@@ -22,7 +22,10 @@ after(async () => {
 });
 
 const writeArtifact = (tag: string) => async (dir: string) => {
-  await writeFile(join(dir, 'model.json'), JSON.stringify({ format: 'test/1', created_at: tag, metrics: { holdout: { f1: 0.5 } } }));
+  await writeFile(
+    join(dir, 'model.json'),
+    JSON.stringify({ format: 'test/1', created_at: tag, metrics: { holdout: { f1: 0.5 } } }),
+  );
 };
 
 describe('local registry', () => {
@@ -43,8 +46,13 @@ describe('local registry', () => {
   });
 
   test('concurrent registrations get distinct versions and leave no temp dirs', async () => {
-    const refs = await Promise.all(Array.from({ length: 8 }, (_, i) => registerVersion(root, 'c', writeArtifact(String(i)))));
-    assert.deepEqual(refs.map((r) => Number(r.version)).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
+    const refs = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => registerVersion(root, 'c', writeArtifact(String(i)))),
+    );
+    assert.deepEqual(
+      refs.map((r) => Number(r.version)).sort((a, b) => a - b),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
     const [info] = (await listModels(root)).filter((m) => m.name === 'c');
     assert.equal(info.versions.length, 8);
   });
@@ -56,7 +64,10 @@ describe('local registry', () => {
       }),
       /disk full/,
     );
-    assert.deepEqual((await listModels(root)).filter((m) => m.name === 'f'), []);
+    assert.deepEqual(
+      (await listModels(root)).filter((m) => m.name === 'f'),
+      [],
+    );
   });
 
   test('lists models with versions and aliases', async () => {
@@ -64,7 +75,13 @@ describe('local registry', () => {
     const m = models.find((x) => x.name === 'm');
     assert.ok(m);
     assert.deepEqual(m.aliases, { challenger: '2', champion: '1' });
-    assert.deepEqual(m.versions.map((v) => [v.version, v.aliases]), [['1', ['champion']], ['2', ['challenger']]]);
+    assert.deepEqual(
+      m.versions.map((v) => [v.version, v.aliases]),
+      [
+        ['1', ['champion']],
+        ['2', ['challenger']],
+      ],
+    );
     assert.equal(m.versions[0].format, 'test/1');
   });
 

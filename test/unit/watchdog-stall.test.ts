@@ -9,7 +9,13 @@ const HEARTBEAT = 50;
 const CHECK = 25;
 
 /** Simulates the worker looking every `step` ms from `from` to `to` with the last beat at `beat`. */
-function run(detect: ReturnType<typeof createStallDetector>, from: number, to: number, beat: (t: number) => number, step = CHECK) {
+function run(
+  detect: ReturnType<typeof createStallDetector>,
+  from: number,
+  to: number,
+  beat: (t: number) => number,
+  step = CHECK,
+) {
   let last = 0;
   for (let t = from; t <= to; t += step) last = detect(ms(t), ms(beat(t)));
   return last;
@@ -17,7 +23,11 @@ function run(detect: ReturnType<typeof createStallDetector>, from: number, to: n
 
 test('steady heartbeats: never blocked', () => {
   const detect = createStallDetector({ heartbeatMs: HEARTBEAT, checkMs: CHECK, startNs: 0n, beatNs: 0n });
-  const worst = Math.max(...Array.from({ length: 400 }, (_, i) => detect(ms(i * CHECK), ms(Math.floor((i * CHECK) / HEARTBEAT) * HEARTBEAT))));
+  const worst = Math.max(
+    ...Array.from({ length: 400 }, (_, i) =>
+      detect(ms(i * CHECK), ms(Math.floor((i * CHECK) / HEARTBEAT) * HEARTBEAT)),
+    ),
+  );
   assert.ok(worst <= 0, `blocked ${worst} ms`);
 });
 

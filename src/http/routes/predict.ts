@@ -1,7 +1,7 @@
 // POST /predict — the hot path. One text or a batch in, label + probabilities out.
 
 import type { FastifyInstance } from 'fastify';
-import type { Prediction } from '../../model/types.ts';
+import type { PredictionRecorder } from '../../monitoring/predictions.ts';
 import { errorSchema, HttpError } from '../errors.ts';
 import type { ServiceState } from '../state.ts';
 
@@ -31,7 +31,12 @@ const modelSchema = {
 
 const NON_SPACE = /\S/;
 
-export function predictRoutes(app: FastifyInstance, state: ServiceState, opts: PredictOptions): void {
+export function predictRoutes(
+  app: FastifyInstance,
+  state: ServiceState,
+  recorder: PredictionRecorder,
+  opts: PredictOptions,
+): void {
   const text = { type: 'string', minLength: 1, maxLength: opts.maxTextChars } as const;
   app.post<{ Body: PredictBody }>(
     '/predict',
@@ -43,7 +48,13 @@ export function predictRoutes(app: FastifyInstance, state: ServiceState, opts: P
           type: 'object',
           properties: {
             text: { ...text, description: 'The text to classify.', examples: ['Buy cheap iPhone'] },
-            texts: { type: 'array', minItems: 1, maxItems: opts.maxBatch, items: text, description: 'Texts to classify.' },
+            texts: {
+              type: 'array',
+              minItems: 1,
+              maxItems: opts.maxBatch,
+              items: text,
+              description: 'Texts to classify.',
+            },
           },
         },
         response: {
@@ -63,10 +74,14 @@ export function predictRoutes(app: FastifyInstance, state: ServiceState, opts: P
         },
       },
     },
-    (request, reply) => {
+    (request) => {
       const model = state.model;
       if (model === undefined || state.phase === 'starting') {
-        throw new HttpError(503, 'not_ready', `the model is not loaded yet (${state.reason}); retry shortly or poll /ready`);
+        throw new HttpError(
+          503,
+          'not_ready',
+          `the model is not loaded yet (${state.reason}); retry shortly or poll /ready`,
+        );
       }
       const body = request.body;
       if (body.text !== undefined) {
@@ -76,7 +91,8 @@ export function predictRoutes(app: FastifyInstance, state: ServiceState, opts: P
         if (!NON_SPACE.test(body.text)) {
           throw new HttpError(400, 'empty_text', 'body.text has no visible characters: send a non-empty text');
         }
-        const p = model.classifier.predict(body.text);
+        const p = recorder.predictOne(model, body.text);
+        recorder.recordOne(request, model, body.text, p);
         return {
           label: p.label,
           proba: p.proba,
@@ -87,13 +103,13 @@ export function predictRoutes(app: FastifyInstance, state: ServiceState, opts: P
       }
       if (body.texts !== undefined) {
         const texts = body.texts;
-        const predictions: Prediction[] = new Array(texts.length);
         for (let i = 0; i < texts.length; i++) {
           if (!NON_SPACE.test(texts[i])) {
             throw new HttpError(400, 'empty_text', `body.texts.${i} has no visible characters: send non-empty texts`);
           }
         }
-        for (let i = 0; i < texts.length; i++) predictions[i] = model.classifier.predict(texts[i]);
+        const predictions = recorder.predictMany(model, texts);
+        recorder.recordMany(request, model, texts, predictions);
         return { predictions, model: model.info, request_id: request.id };
       }
       throw new HttpError(

@@ -1,0 +1,84 @@
+// Per-text features for drift monitoring. The training-time distributions of exactly these values are
+// stored in `manifest.reference`; the live service computes them per request with `textStats`.
+//
+//   text_length          UTF-16 code units (JavaScript string length)
+//   token_count          word tokens, as the featurizer tokenises (runs of letters/digits after Unicode folding)
+//   digit_share          digits / visible characters (letters + digits + symbols; 0 when none)
+//   upper_share          upper-case letters / letters (0 when no letters)
+//   url_count            occurrences of "http://", "https://" or "www." (a "www." right after "//" is
+//                        not counted again), case-insensitive
+//   unknown_token_share  share of word tokens whose hash is not in the training vocabulary filter
+//                        (0 when no tokens; NaN for classifiers without a vocabulary)
+// Plus, recorded in the reference but computed by the classifier: `score`, the positive-label probability.
+
+import type { Classifier } from './types.ts';
+
+export type TextStats = {
+  text_length: number;
+  token_count: number;
+  digit_share: number;
+  upper_share: number;
+  url_count: number;
+  unknown_token_share: number;
+};
+
+export const TEXT_STAT_NAMES = [
+  'text_length',
+  'token_count',
+  'digit_share',
+  'upper_share',
+  'url_count',
+  'unknown_token_share',
+] as const satisfies readonly (keyof TextStats)[];
+
+/** Classifiers that can compute text statistics with their own tokenizer and vocabulary. */
+export type TextStatsProvider = { textStats(text: string, out?: TextStats): TextStats };
+
+export function hasTextStats(c: unknown): c is TextStatsProvider {
+  return typeof (c as Partial<TextStatsProvider>)?.textStats === 'function';
+}
+
+/**
+ * Drift features of one text as seen by `classifier` (which must be one of ours, e.g. from
+ * `loadClassifier`). Pass `out` to reuse an object and avoid the allocation.
+ */
+export function textStats(text: string, classifier: Classifier, out?: TextStats): TextStats {
+  if (!hasTextStats(classifier)) {
+    throw new Error('textStats: this classifier does not provide text statistics (not an msgcls-linear model)');
+  }
+  return classifier.textStats(text, out);
+}
+
+/** Count URLs: "http://", "https://" and "www." (not right after "//"), case-insensitively. Linear. */
+export function countUrls(text: string): number {
+  let count = 0;
+  const n = text.length;
+  for (let i = 0; i + 3 < n; i++) {
+    const c = text.charCodeAt(i) | 0x20;
+    if (c === 0x68 /* h */) {
+      if (
+        (text.charCodeAt(i + 1) | 0x20) === 0x74 &&
+        (text.charCodeAt(i + 2) | 0x20) === 0x74 &&
+        (text.charCodeAt(i + 3) | 0x20) === 0x70
+      ) {
+        let j = i + 4;
+        if (j < n && (text.charCodeAt(j) | 0x20) === 0x73) j++;
+        if (text.charCodeAt(j) === 0x3a && text.charCodeAt(j + 1) === 0x2f && text.charCodeAt(j + 2) === 0x2f) {
+          count++;
+          i = j + 2;
+        }
+      }
+    } else if (c === 0x77 /* w */) {
+      if (
+        (text.charCodeAt(i + 1) | 0x20) === 0x77 &&
+        (text.charCodeAt(i + 2) | 0x20) === 0x77 &&
+        text.charCodeAt(i + 3) === 0x2e &&
+        !(i >= 2 && text.charCodeAt(i - 1) === 0x2f && text.charCodeAt(i - 2) === 0x2f)
+      ) {
+        count++;
+        i += 3;
+      }
+    }
+  }
+  return count;
+}

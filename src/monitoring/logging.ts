@@ -1,0 +1,182 @@
+// Structured JSON logs on stdout (pino), one object per line, each tagged with its type and how long
+// it may be kept — the log policy of the service:
+//
+//   log_type     retention_days  content
+//   access       30              method, route, status, latency, request id, trace id; client IP only as a keyed hash
+//   business     90              prediction outcome; user id only as a keyed hash
+//   ml_payload   14              anonymised text, label, probability, model version (sampled)
+//   exception    90              error type and stack; no payload
+//   service      30              start-up, model loads, shutdown
+//
+// Raw user text never reaches a log: only `ml_payload` carries text, and only after `anonymize`.
+// The destination is asynchronous, so writing a line never blocks the request path.
+
+import { createHmac, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
+import { anonymize } from './anonymize.ts';
+
+export const RETENTION_DAYS = { access: 30, business: 90, ml_payload: 14, exception: 90, service: 30 } as const;
+export type LogType = keyof typeof RETENTION_DAYS;
+
+export type LoggingOptions = {
+  level: string;
+  /** Secret for the keyed hashes of client IPs and user ids; random per process when not set. */
+  hashKey: string | undefined;
+  /** Share of predicted texts logged (anonymised) as ml_payload, 0..1. */
+  payloadSampleRate: number;
+  /** Longest anonymised text kept in an ml_payload line. */
+  payloadMaxChars: number;
+  /** Where lines go; stdout (asynchronously) when not given. */
+  destination?: DestinationStream;
+};
+
+export type Logs = {
+  root: Logger;
+  service: Logger;
+  access: Logger;
+  business: Logger;
+  payload: Logger;
+  exception: Logger;
+  /** Keyed hash (HMAC-SHA256, 16 hex chars) for identifiers that must stay joinable but not readable. */
+  hash(value: string): string;
+  /** Cached `hash` for client IPs, which repeat from request to request. */
+  hashIp(ip: string): string;
+  /** Whether this prediction's text should be logged as ml_payload (sampling). */
+  samplePayload(): boolean;
+  /** The text as it may appear in a log: anonymised and truncated. */
+  safeText(text: string): string;
+  /** Resolves once buffered lines are written; call before exiting. */
+  flush(): Promise<void>;
+};
+
+const MAX_ERROR_MESSAGE = 300;
+const ECHO_WINDOW = 12;
+const MAX_ECHO_TEXTS = 16;
+
+/**
+ * Replaces every stretch of `message` that quotes one of `texts` (any run of 12+ characters found in a
+ * text) with <TEXT>. Error messages written by careless code can echo their input; this keeps a
+ * request's text out of the exception log even then. Runs only when logging an error.
+ */
+export function scrubEchoes(message: string, texts: readonly string[]): string {
+  const covered = new Uint8Array(message.length);
+  let any = false;
+  for (const text of texts.slice(0, MAX_ECHO_TEXTS)) {
+    if (text.length < ECHO_WINDOW) {
+      if (text.length >= 4) {
+        for (let i = message.indexOf(text); i >= 0; i = message.indexOf(text, i + 1)) {
+          covered.fill(1, i, i + text.length);
+          any = true;
+        }
+      }
+      continue;
+    }
+    for (let i = 0; i + ECHO_WINDOW <= message.length; i++) {
+      if (text.includes(message.slice(i, i + ECHO_WINDOW))) {
+        covered.fill(1, i, i + ECHO_WINDOW);
+        any = true;
+      }
+    }
+  }
+  if (!any) return message;
+  let out = '';
+  for (let i = 0; i < message.length; i++) {
+    if (!covered[i]) out += message[i];
+    else if (i === 0 || !covered[i - 1]) out += '<TEXT>';
+  }
+  return out;
+}
+
+/**
+ * An error as it may appear in a log: type, code, anonymised message and the stack frames — never the
+ * raw message inside the stack's first line, which could quote user input.
+ */
+export function safeError(err: unknown, texts: readonly string[] = []): Record<string, unknown> {
+  if (isSafe(err)) return err;
+  const clean = (m: string) => anonymize(scrubEchoes(m.slice(0, MAX_ERROR_MESSAGE), texts));
+  if (!(err instanceof Error)) return markSafe({ type: typeof err, message: clean(String(err)) });
+  const frames = (err.stack ?? '')
+    .split('\n')
+    .filter((line) => line.startsWith('    at '))
+    .join('\n');
+  const out: Record<string, unknown> = {
+    type: err.name,
+    message: clean(err.message),
+    stack: frames,
+  };
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' || typeof code === 'number') out.code = code;
+  if (err.cause !== undefined) out.cause = safeError(err.cause, texts);
+  return markSafe(out);
+}
+
+// Marks an already-cleaned error so that the `err` serializer (the safety net for every `{ err }`
+// logged) passes it through instead of cleaning it twice.
+const SAFE = Symbol('msgcls.safeError');
+
+function markSafe(obj: Record<string, unknown>): Record<string, unknown> {
+  Object.defineProperty(obj, SAFE, { value: true, enumerable: false });
+  return obj;
+}
+
+function isSafe(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[SAFE] === true;
+}
+
+export function createLogs(opts: LoggingOptions): Logs {
+  const destination = opts.destination ?? pino.destination({ dest: 1, sync: false });
+  const root = pino(
+    {
+      level: opts.level,
+      base: { service: SERVICE_NAME, service_version: SERVICE_VERSION, pid: process.pid, hostname: hostname() },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: (err: unknown) => safeError(err) },
+    },
+    destination,
+  );
+  const child = (type: LogType) => root.child({ log_type: type, retention_days: RETENTION_DAYS[type] });
+  const key = opts.hashKey ?? randomBytes(32).toString('hex');
+  const hash = (value: string) => createHmac('sha256', key).update(value).digest('hex').slice(0, 16);
+  const ipCache = new Map<string, string>();
+  return {
+    root,
+    service: child('service'),
+    access: child('access'),
+    business: child('business'),
+    payload: child('ml_payload'),
+    exception: child('exception'),
+    hash,
+    hashIp(ip) {
+      let h = ipCache.get(ip);
+      if (h === undefined) {
+        if (ipCache.size >= 10_000) ipCache.clear();
+        h = hash(ip);
+        ipCache.set(ip, h);
+      }
+      return h;
+    },
+    samplePayload() {
+      return opts.payloadSampleRate > 0 && Math.random() < opts.payloadSampleRate;
+    },
+    safeText(text) {
+      // Anonymise first: truncating first could cut a card number or e-mail in half and hide it.
+      const safe = anonymize(text);
+      return safe.length > opts.payloadMaxChars ? safe.slice(0, opts.payloadMaxChars) : safe;
+    },
+    flush() {
+      const dest = destination as { flush?: (cb: (err?: Error) => void) => void };
+      if (typeof dest.flush !== 'function') return Promise.resolve();
+      // Never wait forever (stdout may be a dead pipe); the lines are best effort at exit.
+      return new Promise((resolve) => {
+        const timer = setTimeout(resolve, 1000);
+        dest.flush?.(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}

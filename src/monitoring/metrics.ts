@@ -1,0 +1,236 @@
+// Prometheus metrics: the four golden signals for HTTP, the model's own signals, and the process.
+//
+// Hot-path note: prom-client's `labels(...)` hashes the label values on every call, so the children
+// for each label combination are looked up once and cached here; recording a request or a
+// prediction is then a Map lookup and a few array updates.
+
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+// From 0.5 ms, so that a sub-millisecond service is resolved, to 10 s.
+export const HTTP_DURATION_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];
+export const INFERENCE_DURATION_BUCKETS = [
+  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+];
+export const BODY_SIZE_BUCKETS = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304];
+export const INPUT_CHARS_BUCKETS = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000];
+export const PROBABILITY_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1];
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
+
+export type ModelLabels = { name: string; version: string };
+
+type HttpChildren = {
+  duration: { observe(v: number): void };
+  requestSize: { observe(v: number): void };
+  responseSize: { observe(v: number): void };
+};
+
+type PredictionChildren = { count: { inc(): void }; probability: { observe(v: number): void } };
+
+export type Metrics = {
+  readonly registry: Registry;
+  requestStarted(): void;
+  /** One finished (or aborted) HTTP request; `route` is the route template or "unmatched". */
+  requestFinished(
+    method: string,
+    route: string,
+    status: number,
+    seconds: number,
+    reqBytes: number,
+    resBytes: number,
+  ): void;
+  /** One prediction: counts it and records its probability and input length. */
+  predicted(model: ModelLabels, label: string, proba: number, chars: number): void;
+  /** One call into the model (a single text or a whole batch). */
+  inferred(model: ModelLabels, seconds: number, batchSize: number): void;
+  modelLoaded(model: ModelLabels & { alias: string | undefined; loadedAt: Date }): void;
+  modelLoadFailed(): void;
+  connectionOpened(): void;
+  connectionClosed(): void;
+  render(): Promise<string>;
+  readonly contentType: string;
+};
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+
+  let lastElu = performance.eventLoopUtilization();
+  new Gauge({
+    name: 'nodejs_eventloop_utilization_ratio',
+    help: 'Share of time the event loop was busy since the previous scrape (0..1).',
+    registers: [registry],
+    collect() {
+      const now = performance.eventLoopUtilization();
+      this.set(performance.eventLoopUtilization(now, lastElu).utilization);
+      lastElu = now;
+    },
+  });
+
+  let openConnections = 0;
+  new Gauge({
+    name: 'http_server_open_connections',
+    help: 'Open TCP connections to the HTTP server (keep-alive connections included).',
+    registers: [registry],
+    collect() {
+      this.set(openConnections);
+    },
+  });
+
+  const active = new Gauge({
+    name: 'http_server_active_requests',
+    help: 'HTTP requests being processed right now.',
+    registers: [registry],
+  });
+  const httpLabels = ['http_request_method', 'http_route', 'http_response_status_code'] as const;
+  const duration = new Histogram({
+    name: 'http_server_request_duration_seconds',
+    help: 'Duration of HTTP requests, from the request arriving to the response being sent.',
+    labelNames: httpLabels,
+    buckets: HTTP_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const requestSize = new Histogram({
+    name: 'http_server_request_body_size_bytes',
+    help: 'Size of HTTP request bodies (from Content-Length).',
+    labelNames: httpLabels,
+    buckets: BODY_SIZE_BUCKETS,
+    registers: [registry],
+  });
+  const responseSize = new Histogram({
+    name: 'http_server_response_body_size_bytes',
+    help: 'Size of HTTP response bodies.',
+    labelNames: httpLabels,
+    buckets: BODY_SIZE_BUCKETS,
+    registers: [registry],
+  });
+
+  const modelLabels = ['model_name', 'model_version'] as const;
+  const predictions = new Counter({
+    name: 'msgcls_predictions_total',
+    help: 'Predictions made, by model version and predicted label.',
+    labelNames: [...modelLabels, 'label'],
+    registers: [registry],
+  });
+  const probability = new Histogram({
+    name: 'msgcls_prediction_probability',
+    help: 'Probability of the predicted label.',
+    labelNames: [...modelLabels, 'label'],
+    buckets: PROBABILITY_BUCKETS,
+    registers: [registry],
+  });
+  const inference = new Histogram({
+    name: 'msgcls_inference_duration_seconds',
+    help: 'Time spent in the model per call (one text or one batch).',
+    labelNames: modelLabels,
+    buckets: INFERENCE_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const batchSize = new Histogram({
+    name: 'msgcls_batch_size',
+    help: 'Texts per call into the model.',
+    labelNames: modelLabels,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [registry],
+  });
+  const inputChars = new Histogram({
+    name: 'msgcls_input_chars',
+    help: 'Length of the texts classified, in characters.',
+    buckets: INPUT_CHARS_BUCKETS,
+    registers: [registry],
+  });
+  const modelInfo = new Gauge({
+    name: 'msgcls_model_info',
+    help: 'The model being served (value 1), with its name, version, alias and load time.',
+    labelNames: ['model_name', 'model_version', 'model_alias', 'loaded_at'],
+    registers: [registry],
+  });
+  const modelLoads = new Counter({
+    name: 'msgcls_model_load_total',
+    help: 'Model loads, by result (success or failure).',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  // Both series exist from the start, so `increase(...[5m]) > 0` alerts see the first failure.
+  modelLoads.labels('success').inc(0);
+  modelLoads.labels('failure').inc(0);
+
+  const httpChildren = new Map<string, HttpChildren>();
+  const predictionChildren = new Map<string, PredictionChildren>();
+  const inferenceChildren = new Map<
+    string,
+    { duration: { observe(v: number): void }; batch: { observe(v: number): void } }
+  >();
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    requestStarted() {
+      active.inc();
+    },
+    requestFinished(method, route, status, seconds, reqBytes, resBytes) {
+      active.dec();
+      const m = KNOWN_METHODS.has(method) ? method : '_OTHER';
+      const key = `${m} ${status} ${route}`;
+      let c = httpChildren.get(key);
+      if (c === undefined) {
+        const labels = [m, route, String(status)];
+        c = {
+          duration: duration.labels(...labels),
+          requestSize: requestSize.labels(...labels),
+          responseSize: responseSize.labels(...labels),
+        };
+        httpChildren.set(key, c);
+      }
+      c.duration.observe(seconds);
+      if (reqBytes >= 0) c.requestSize.observe(reqBytes);
+      if (resBytes >= 0) c.responseSize.observe(resBytes);
+    },
+    predicted(model, label, proba, chars) {
+      const key = `${model.name}\u0000${model.version}\u0000${label}`;
+      let c = predictionChildren.get(key);
+      if (c === undefined) {
+        c = {
+          count: predictions.labels(model.name, model.version, label),
+          probability: probability.labels(model.name, model.version, label),
+        };
+        predictionChildren.set(key, c);
+      }
+      c.count.inc();
+      c.probability.observe(proba);
+      inputChars.observe(chars);
+    },
+    inferred(model, seconds, n) {
+      const key = `${model.name}\u0000${model.version}`;
+      let c = inferenceChildren.get(key);
+      if (c === undefined) {
+        c = {
+          duration: inference.labels(model.name, model.version),
+          batch: batchSize.labels(model.name, model.version),
+        };
+        inferenceChildren.set(key, c);
+      }
+      c.duration.observe(seconds);
+      c.batch.observe(n);
+    },
+    modelLoaded(model) {
+      modelLoads.labels('success').inc();
+      modelInfo.reset();
+      modelInfo.labels(model.name, model.version, model.alias ?? '', model.loadedAt.toISOString()).set(1);
+    },
+    modelLoadFailed() {
+      modelLoads.labels('failure').inc();
+    },
+    connectionOpened() {
+      openConnections++;
+    },
+    connectionClosed() {
+      openConnections--;
+    },
+    render() {
+      return registry.metrics();
+    },
+  };
+}

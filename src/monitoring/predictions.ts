@@ -1,0 +1,103 @@
+// What happens around each prediction besides answering: metrics, the business log line, the
+// sampled (anonymised) ml_payload lines, and the inference span when tracing is on.
+
+import type { FastifyRequest } from 'fastify';
+import type { LoadedModel } from '../http/state.ts';
+import type { Prediction } from '../model/types.ts';
+import type { Logs } from './logging.ts';
+import type { Metrics } from './metrics.ts';
+import { inSpan, type Tracing } from './tracing.ts';
+
+export type PredictionRecorder = {
+  /** Classifies one text, timing it (and tracing it) as one inference. */
+  predictOne(model: LoadedModel, text: string): Prediction;
+  /** Classifies a batch in order as one inference. */
+  predictMany(model: LoadedModel, texts: string[]): Prediction[];
+  /** Records what was predicted for the request: metrics, business and payload logs. */
+  recordOne(request: FastifyRequest, model: LoadedModel, text: string, p: Prediction): void;
+  recordMany(request: FastifyRequest, model: LoadedModel, texts: string[], ps: Prediction[]): void;
+};
+
+function userIdHash(request: FastifyRequest, logs: Logs): string | undefined {
+  const user = request.headers['x-user-id'];
+  return typeof user === 'string' && user !== '' ? logs.hash(user) : undefined;
+}
+
+export function createPredictionRecorder(opts: {
+  metrics: Metrics | undefined;
+  logs: Logs;
+  tracing: Tracing | undefined;
+}): PredictionRecorder {
+  const { metrics, logs, tracing } = opts;
+  const businessOn = logs.business.isLevelEnabled('info');
+  const payloadOn = logs.payload.isLevelEnabled('info');
+
+  const payload = (request: FastifyRequest, model: LoadedModel, text: string, p: Prediction) => {
+    if (payloadOn && logs.samplePayload()) {
+      logs.payload.info({
+        request_id: request.id,
+        model_name: model.info.name,
+        model_version: model.info.version,
+        label: p.label,
+        proba: p.proba,
+        chars: text.length,
+        text: logs.safeText(text),
+      });
+    }
+  };
+
+  const timed = <T>(model: LoadedModel, n: number, fn: () => T): T => {
+    const t0 = performance.now();
+    const out = tracing
+      ? inSpan(
+          tracing.tracer,
+          'inference',
+          { 'model.name': model.info.name, 'model.version': model.info.version, 'batch.size': n },
+          fn,
+        )
+      : fn();
+    metrics?.inferred(model.info, (performance.now() - t0) / 1000, n);
+    return out;
+  };
+
+  return {
+    predictOne(model, text) {
+      return timed(model, 1, () => model.classifier.predict(text));
+    },
+    predictMany(model, texts) {
+      return timed(model, texts.length, () => texts.map((t) => model.classifier.predict(t)));
+    },
+    recordOne(request, model, text, p) {
+      metrics?.predicted(model.info, p.label, p.proba, text.length);
+      if (businessOn) {
+        logs.business.info({
+          request_id: request.id,
+          model_name: model.info.name,
+          model_version: model.info.version,
+          label: p.label,
+          proba: p.proba,
+          user_id_hash: userIdHash(request, logs),
+        });
+      }
+      payload(request, model, text, p);
+    },
+    recordMany(request, model, texts, ps) {
+      const labels: Record<string, number> = {};
+      for (let i = 0; i < ps.length; i++) {
+        metrics?.predicted(model.info, ps[i].label, ps[i].proba, texts[i].length);
+        labels[ps[i].label] = (labels[ps[i].label] ?? 0) + 1;
+        payload(request, model, texts[i], ps[i]);
+      }
+      if (businessOn) {
+        logs.business.info({
+          request_id: request.id,
+          model_name: model.info.name,
+          model_version: model.info.version,
+          batch_size: ps.length,
+          labels,
+          user_id_hash: userIdHash(request, logs),
+        });
+      }
+    },
+  };
+}

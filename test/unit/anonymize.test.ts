@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { describe, test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { anonymize, ibanValid, luhnValid } from '../../src/monitoring/anonymize.ts';
+
+// [input, expected output]
+const positives: [string, string][] = [
+  ['mail me at john.doe+spam@example.co.uk today', 'mail me at <EMAIL> today'],
+  ['JANE_DOE@Mail.Example.ORG', '<EMAIL>'],
+  ['call +1 (555) 123-4567 now', 'call <PHONE> now'],
+  ['call 555-123-4567', 'call <PHONE>'],
+  ['ring +44 20 7946 0958', 'ring <PHONE>'],
+  ['tel. 030 1234567', 'tel. <PHONE>'],
+  ['card 4111 1111 1111 1111 exp 12/27', 'card <CARD> exp 12/27'],
+  ['card 4111-1111-1111-1111', 'card <CARD>'],
+  ['amex 378282246310005', 'amex <CARD>'],
+  ['pay to DE89 3704 0044 0532 0130 00 please', 'pay to <IBAN> please'],
+  ['GB82WEST12345698765432', '<IBAN>'],
+  ['from 192.168.1.20 and 10.0.0.1/8', 'from <IP> and <IP>'],
+  ['v6 2001:db8::8a2e:370:7334 here', 'v6 <IP> here'],
+  ['loopback ::1 and fe80::1%eth0', 'loopback <IP> and <IP>'],
+  ['see https://shop.example.com/cart?session=abc123&user=42', 'see <URL>'],
+  ['login ftp://admin:hunter2@files.example.com/x', 'login <URL>'],
+  ['www.example.com/reset?token=deadbeef', '<URL>'],
+  ['your code is 83920174', 'your code is <NUMBER>'],
+  ['call 0301234567', 'call <NUMBER>'],
+  ['account 1234567890123456789012', 'account <NUMBER>'],
+];
+
+const negatives: string[] = [
+  'card 4111 1111 1111 1112', // fails Luhn, separated: stays
+  'IBAN DE89 3704 0044 0532 0130 02', // fails mod-97: stays
+  'meet at 12:30 in room 101',
+  'version 1.2.3 released on 2024-01-15',
+  'invoice date 15.01.2024',
+  'price $1,299.99, 20% off',
+  'visit https://example.com/about for details',
+  'ip 999.1.1.1 is not an address',
+  'order 12345 shipped',
+  'user@localhost is not routable',
+  'the year 2023 was fine',
+  'ratio 3:2:1',
+];
+
+describe('anonymize', () => {
+  for (const [input, expected] of positives) {
+    test(`replaces: ${input}`, () => assert.equal(anonymize(input), expected));
+  }
+  for (const input of negatives) {
+    test(`keeps: ${input}`, () => assert.equal(anonymize(input), input));
+  }
+
+  test('an unseparated 16-digit run that fails Luhn is not a card, but is still a long digit run', () => {
+    assert.equal(anonymize('ref 4111111111111112'), 'ref <NUMBER>');
+  });
+
+  test('several kinds in one text', () => {
+    assert.equal(
+      anonymize('Hi, I am Bob (bob@corp.io, +49 151 23456789). Card 5555555555554444, IP 8.8.8.8.'),
+      'Hi, I am Bob (<EMAIL>, <PHONE>). Card <CARD>, IP <IP>.',
+    );
+  });
+
+  // Linear patterns take milliseconds on these inputs; a quadratic one (as the e-mail pattern once
+  // was: a long run without '@' rescanned from every position) takes minutes. A regex cannot be
+  // interrupted in-thread, so the work runs in a worker that is terminated if it has not finished.
+  test('finishes on adversarial input', async () => {
+    const worker = new Worker(new URL('../fixtures/anonymize-adversarial.ts', import.meta.url));
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      once(worker, 'message').then(([m]) => m),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, 15_000, 'still running after 15 s');
+      }),
+    ]);
+    clearTimeout(timer);
+    await worker.terminate();
+    assert.equal(outcome, 'done');
+  });
+});
+
+describe('validators', () => {
+  test('Luhn', () => {
+    assert.equal(luhnValid('4111111111111111'), true);
+    assert.equal(luhnValid('4111111111111112'), false);
+    assert.equal(luhnValid('79927398713'), true);
+  });
+  test('IBAN mod-97', () => {
+    assert.equal(ibanValid('DE89 3704 0044 0532 0130 00'), true);
+    assert.equal(ibanValid('DE89370400440532013001'), false);
+    assert.equal(ibanValid('FR1420041010050500013M02606'), true);
+    assert.equal(ibanValid('XX00'), false);
+  });
+});
