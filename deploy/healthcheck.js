@@ -14,6 +14,6 @@ try {
   process.exitCode = res.status === 200 ? 0 : 1;
   if (res.status !== 200) console.error(`health check: GET ${path} answered ${res.status}`);
 } catch (err) {
-  console.error(`health check: GET ${path} failed: ${err?.cause?.code ?? err?.name ?? err}`);
+  console.error(`health check: GET ${path} failed: ${err?.cause?.code ?? err?.cause?.message ?? err?.message ?? err}`);
   process.exitCode = 1;
 }

@@ -70,7 +70,7 @@ const FLY_VM_SIZES: Record<string, number> = {
 /** Memory of the guest kernel and Fly's init, outside our process — an allowance, not a measurement. */
 export const VM_OVERHEAD_MB = 32;
 /** Headroom over the measured peak for traffic beyond the measurement and heap growth. */
-export const HEADROOM = 1.5;
+export const HEADROOM = 1.25;
 
 const SECRET_NAME = /(SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|AUTH)/i;
 const SECRET_VALUE = [

@@ -49,7 +49,7 @@ const finding = (r: DoctorReport, id: string) => {
   return f;
 };
 // The real footprint is measured in one test below; the others pass the bench figure in.
-const FOOTPRINT = { footprintMb: 143 };
+const FOOTPRINT = { footprintMb: 150 };
 
 const config = loadConfig({});
 const obs = await createObservability({ ...config, logLevel: 'silent' }, { env: {} });
@@ -238,14 +238,14 @@ describe('msg-cls doctor on broken configurations', () => {
 describe('msg-cls doctor command line', () => {
   test('exit 1 with the finding and its fix on errors; --json prints the report', async () => {
     const dir = project({ fly: (s) => s.replace('internal_port = 8000', 'internal_port = 8080') });
-    const text = spawnCli(['doctor', dir, '--footprint-mb', '143']);
+    const text = spawnCli(['doctor', dir, '--footprint-mb', '150']);
     const { code } = await text.exited;
     assert.equal(code, 1);
     const out = text.stdout.join('\n');
     assert.match(out, /ERROR +fly\.toml: \[http_service\] internal_port = 8080/);
     assert.match(out, /fix: set internal_port = 8000/);
 
-    const json = spawnCli(['doctor', dir, '--json', '--footprint-mb', '143']);
+    const json = spawnCli(['doctor', dir, '--json', '--footprint-mb', '150']);
     assert.equal((await json.exited).code, 1);
     const report = JSON.parse(json.stdout.join('\n')) as DoctorReport;
     assert.ok(report.summary.errors >= 1);
@@ -259,10 +259,10 @@ describe('msg-cls doctor command line', () => {
           .replace('force_https = true', 'force_https = false')
           .replace('[metrics]\n  port = 8000\n  path = "/metrics"\n', ''),
     });
-    const plain = spawnCli(['doctor', dir, '--footprint-mb', '143']);
+    const plain = spawnCli(['doctor', dir, '--footprint-mb', '150']);
     assert.equal((await plain.exited).code, 0, plain.stdout.join('\n'));
     assert.match(plain.stdout.join('\n'), /WARNING +fly\.toml: \[http_service\] force_https/);
-    const strict = spawnCli(['doctor', dir, '--footprint-mb', '143', '--strict']);
+    const strict = spawnCli(['doctor', dir, '--footprint-mb', '150', '--strict']);
     assert.equal((await strict.exited).code, 1);
   });
 
