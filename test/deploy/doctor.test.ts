@@ -40,6 +40,12 @@ function project(
   return dir;
 }
 
+/** Replaces the last occurrence (the runtime stage comes last in the Dockerfile). */
+const replaceLast = (s: string, from: string, to: string) => {
+  const i = s.lastIndexOf(from);
+  assert.ok(i >= 0, `${from} is in the file`);
+  return s.slice(0, i) + to + s.slice(i + from.length);
+};
 const ids = (r: DoctorReport, severity?: string) =>
   r.findings.filter((f) => !severity || f.severity === severity).map((f) => f.id);
 const finding = (r: DoctorReport, id: string) => {
@@ -177,9 +183,12 @@ describe('msg-cls doctor on broken configurations', () => {
   });
 
   test('a container running as root: no USER, or USER root', async () => {
-    const none = await runDoctor(project({ dockerfile: (s) => s.replace('USER 1000:1000', '') }), FOOTPRINT);
+    const none = await runDoctor(project({ dockerfile: (s) => replaceLast(s, 'USER 1000:1000', '') }), FOOTPRINT);
     assert.match(finding(none, 'runs-as-root').message, /no USER in the final stage/);
-    const root = await runDoctor(project({ dockerfile: (s) => s.replace('USER 1000:1000', 'USER root') }), FOOTPRINT);
+    const root = await runDoctor(
+      project({ dockerfile: (s) => replaceLast(s, 'USER 1000:1000', 'USER root') }),
+      FOOTPRINT,
+    );
     assert.equal(finding(root, 'runs-as-root').severity, 'error');
   });
 
