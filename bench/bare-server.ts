@@ -6,4 +6,4 @@ import Fastify from 'fastify';
 const app = Fastify({ logger: false });
 app.post('/predict', () => ({ label: 'spam', proba: 0.97 }));
 await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' });
-process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => app.close().then(() => process.exit(0)));

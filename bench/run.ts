@@ -2,14 +2,25 @@
 // the same client, and prints throughput, latency, the ratio between them, cold start and memory.
 // Ratios measured in the same run are what to compare: absolute numbers depend on the machine.
 //
-//   node bench/run.ts [--duration S] [--connections N] [--rounds N] [--json]
+//   node bench/run.ts [--duration S] [--connections N] [--rounds N] [--variants a,b] [--json]
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+
+// What is loaded. `service` is the default configuration (metrics on and scraped every second as a
+// Prometheus would, access/business logs on); the others switch one thing off to price it.
+const VARIANTS: Record<string, { env: Record<string, string>; scrape: boolean; what: string }> = {
+  service: { env: {}, scrape: true, what: 'default config; /metrics scraped every 1 s during the load' },
+  'no-metrics': { env: { METRICS_ENABLED: 'false' }, scrape: false, what: 'METRICS_ENABLED=false' },
+  'no-logs': { env: { LOG_LEVEL: 'warn' }, scrape: true, what: 'LOG_LEVEL=warn (no access/business/payload lines)' },
+  bare: { env: {}, scrape: false, what: 'bare Fastify route returning a constant' },
+};
 
 const { values: args } = parseArgs({
   options: {
@@ -17,17 +28,27 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '2' },
     'cold-starts': { type: 'string', default: '5' },
+    variants: { type: 'string', default: 'bare,service,no-metrics,no-logs' },
+    client: { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (args.help) {
-  process.stdout.write(`Usage: npm run bench -- [--duration S] [--connections N] [--rounds N] [--cold-starts N] [--json]
+  process.stdout.write(`Usage: npm run bench -- [--duration S] [--connections N] [--rounds N] [--cold-starts N]
+                         [--variants ${Object.keys(VARIANTS).join(',')}] [--client wrk|autocannon] [--json]
 
-Starts the service (msg-cls serve, default model) and a bare Fastify route returning a constant, loads
-both on loopback with autocannon (same client, same body, alternating rounds), and prints requests/s,
-p50/p99 latency, the service/bare ratio, cold start (spawn → first 200 from /ready, median of N) and
-RSS after the run. Targets: ratio ≥ 0.6, cold start ≤ 400 ms, RSS ≤ 120 MB.
+Starts the service (msg-cls serve, default model) in several configurations and a bare Fastify route
+returning a constant, loads each on loopback with the same client — wrk when installed (a C client
+that leaves the CPU to the servers), else autocannon — with the same body, in rounds alternating
+between them, and prints requests/s, p50/p99 latency, each one's ratio to the bare route,
+cold start (spawn → first 200 from /ready, median of N) and RSS after the run.
+Targets: ratio ≥ 0.6, cold start ≤ 400 ms, RSS ≤ 120 MB.
+
+Variants:
+${Object.entries(VARIANTS)
+  .map(([k, v]) => `  ${k.padEnd(11)} ${v.what}`)
+  .join('\n')}
 `);
   process.exit(0);
 }
@@ -37,7 +58,20 @@ const DURATION = Number(args.duration);
 const CONNECTIONS = Number(args.connections);
 const ROUNDS = Number(args.rounds);
 const COLD_STARTS = Number(args['cold-starts']);
+const NAMES = (args.variants as string).split(',').filter((v) => v in VARIANTS);
+if (!NAMES.includes('bare')) NAMES.unshift('bare');
 const BODY = JSON.stringify({ text: 'Buy cheap iPhone now! Limited offer, reply YES to claim your discount' });
+const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
+const CLIENT = (args.client as string | undefined) ?? (hasWrk ? 'wrk' : 'autocannon');
+if (CLIENT === 'wrk' && !hasWrk) {
+  process.stderr.write('bench: wrk is not installed (apt-get install wrk), or use --client autocannon\n');
+  process.exit(2);
+}
+const WRK_SCRIPT = join(tmpdir(), `msgcls-bench-${process.pid}.lua`);
+await writeFile(
+  WRK_SCRIPT,
+  `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\n`,
+);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -52,10 +86,19 @@ async function freePort(): Promise<number> {
 
 type Proc = { proc: ChildProcess; port: number; exited: Promise<number | null> };
 
-function start(script: string, scriptArgs: string[], env: Record<string, string>, port: number): Proc {
-  const proc = spawn(process.execPath, [script, ...scriptArgs], {
+function start(name: string, port: number): Proc {
+  // The service runs as `npm start` runs it (same V8 flags); the bare route with Node's defaults.
+  const argv = name === 'bare' ? ['bench/bare-server.ts'] : ['--max-semi-space-size=2', 'bin/msg-cls.js', 'serve'];
+  const proc = spawn(process.execPath, argv, {
     cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    // Logs go to /dev/null, as fast as a log shipper reading stdout can be; they are still produced.
+    env: {
+      ...process.env,
+      ML_PAYLOAD_SAMPLE_RATE: '0.01',
+      ...VARIANTS[name].env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   return { proc, port, exited: new Promise((r) => proc.on('exit', (code) => r(code))) };
@@ -87,7 +130,48 @@ async function rssMb(pid: number): Promise<number> {
 
 type Load = { rps: number; p50: number; p99: number; non2xx: number; errors: number };
 
-async function load(port: number): Promise<Load> {
+/** wrk's latency figures carry units: 850.00us, 2.57ms, 1.20s. */
+function wrkMs(value: string): number {
+  const n = Number.parseFloat(value);
+  if (value.endsWith('us')) return n / 1000;
+  if (value.endsWith('ms')) return n;
+  if (value.endsWith('s')) return n * 1000;
+  return n;
+}
+
+async function loadWithWrk(port: number): Promise<Load> {
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(
+      'wrk',
+      ['-t1', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', '-s', WRK_SCRIPT, `http://127.0.0.1:${port}/predict`],
+      (err, stdout) => (err ? reject(err) : resolve(stdout)),
+    ),
+  );
+  const pick = (re: RegExp) => re.exec(out)?.[1];
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: Number(pick(/Requests\/sec:\s+([\d.]+)/)),
+    p50: Math.round(wrkMs(pick(/ 50%\s+(\S+)/) ?? 'NaN') * 100) / 100,
+    p99: Math.round(wrkMs(pick(/ 99%\s+(\S+)/) ?? 'NaN') * 100) / 100,
+    non2xx: Number(pick(/Non-2xx or 3xx responses: (\d+)/) ?? 0),
+    errors: errs ? errs.slice(1).reduce((a, x) => a + Number(x), 0) : 0,
+  };
+}
+
+async function load(port: number, scrape: boolean): Promise<Load> {
+  const scraper = scrape
+    ? setInterval(() => {
+        fetch(`http://127.0.0.1:${port}/metrics`).then(
+          (r) => r.arrayBuffer(),
+          () => undefined,
+        );
+      }, 1000)
+    : undefined;
+  if (CLIENT === 'wrk') {
+    const r = await loadWithWrk(port);
+    clearInterval(scraper);
+    return r;
+  }
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/predict`,
     method: 'POST',
@@ -96,6 +180,7 @@ async function load(port: number): Promise<Load> {
     connections: CONNECTIONS,
     duration: DURATION,
   });
+  clearInterval(scraper);
   return {
     rps: result.requests.average,
     p50: result.latency.p50,
@@ -110,13 +195,10 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-const SERVICE = ['bin/msg-cls.js', ['serve']] as const;
-const SERVICE_ENV = { LOG_LEVEL: 'info' };
-
 async function coldStart(): Promise<number> {
   const port = await freePort();
   const t0 = performance.now();
-  const p = start(SERVICE[0], [...SERVICE[1]], SERVICE_ENV, port);
+  const p = start('service', port);
   await waitFor200(`http://127.0.0.1:${port}/ready`);
   const ms = performance.now() - t0;
   await stop(p);
@@ -127,68 +209,76 @@ const log = (s: string) => {
   if (!args.json) process.stderr.write(`${s}\n`);
 };
 
-log(`bench: ${ROUNDS} round(s) × ${DURATION}s per target, ${CONNECTIONS} connections, node ${process.version}`);
+log(
+  `bench: ${NAMES.join(', ')}; ${ROUNDS} round(s) × ${DURATION}s each, ${CONNECTIONS} connections, client ${CLIENT}, node ${process.version}`,
+);
 const colds: number[] = [];
 for (let i = 0; i < COLD_STARTS; i++) colds.push(await coldStart());
 log(`cold starts (ms): ${colds.map((c) => c.toFixed(0)).join(', ')}`);
 
-const bare = start('bench/bare-server.ts', [], {}, await freePort());
-const service = start(SERVICE[0], [...SERVICE[1]], SERVICE_ENV, await freePort());
-await waitFor200(`http://127.0.0.1:${bare.port}/predict`, 'POST', BODY);
-await waitFor200(`http://127.0.0.1:${service.port}/ready`);
+const procs: Record<string, Proc> = {};
+for (const name of NAMES) procs[name] = start(name, await freePort());
+for (const name of NAMES) {
+  const { port } = procs[name];
+  if (name === 'bare') await waitFor200(`http://127.0.0.1:${port}/predict`, 'POST', BODY);
+  else await waitFor200(`http://127.0.0.1:${port}/ready`);
+}
 
-const runs: { bare: Load[]; service: Load[] } = { bare: [], service: [] };
+const runs: Record<string, Load[]> = Object.fromEntries(NAMES.map((n) => [n, []]));
 for (let round = 0; round < ROUNDS; round++) {
-  for (const [name, p] of [
-    ['bare', bare],
-    ['service', service],
-  ] as const) {
-    const r = await load(p.port);
+  for (const name of NAMES) {
+    const r = await load(procs[name].port, VARIANTS[name].scrape);
     runs[name].push(r);
     log(
-      `round ${round + 1} ${name.padEnd(8)} ${r.rps.toFixed(0)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}`,
+      `round ${round + 1} ${name.padEnd(11)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}`,
     );
   }
 }
-const rss = await rssMb(service.proc.pid as number);
-await stop(bare);
-await stop(service);
+const rss = await rssMb(procs.service?.proc.pid ?? (procs[NAMES[1]].proc.pid as number));
+for (const p of Object.values(procs)) await stop(p);
 
 const summarize = (xs: Load[]) => ({
   rps: Math.round(median(xs.map((x) => x.rps))),
-  p50_ms: median(xs.map((x) => x.p50)),
-  p99_ms: median(xs.map((x) => x.p99)),
+  p50_ms: Math.round(median(xs.map((x) => x.p50)) * 100) / 100,
+  p99_ms: Math.round(median(xs.map((x) => x.p99)) * 100) / 100,
   non2xx: xs.reduce((a, x) => a + x.non2xx, 0),
   errors: xs.reduce((a, x) => a + x.errors, 0),
 });
+const results = Object.fromEntries(NAMES.map((n) => [n, summarize(runs[n])]));
+const ratio = (n: string) => Math.round((results[n].rps / results.bare.rps) * 100) / 100;
+const mainName = NAMES.includes('service') ? 'service' : NAMES[1];
 const report = {
   node: process.version,
+  client: CLIENT,
   connections: CONNECTIONS,
   duration_s: DURATION,
   rounds: ROUNDS,
-  bare: summarize(runs.bare),
-  predict: summarize(runs.service),
-  ratio: 0,
+  results,
+  ratio_to_bare: Object.fromEntries(NAMES.filter((n) => n !== 'bare').map((n) => [n, ratio(n)])),
   cold_start_ms: Math.round(median(colds)),
   rss_mb_after: rss,
-  targets: {} as Record<string, { value: number; target: string; ok: boolean }>,
-};
-report.ratio = Math.round((report.predict.rps / report.bare.rps) * 100) / 100;
-report.targets = {
-  ratio: { value: report.ratio, target: '>= 0.6', ok: report.ratio >= 0.6 },
-  cold_start_ms: { value: report.cold_start_ms, target: '<= 400', ok: report.cold_start_ms <= 400 },
-  rss_mb_after: { value: report.rss_mb_after, target: '<= 120', ok: report.rss_mb_after <= 120 },
+  targets: {
+    ratio: { value: ratio(mainName), target: '>= 0.6', ok: ratio(mainName) >= 0.6 },
+    cold_start_ms: { value: Math.round(median(colds)), target: '<= 400', ok: median(colds) <= 400 },
+    rss_mb_after: { value: rss, target: '<= 120', ok: rss <= 120 },
+  },
 };
 
 if (args.json) {
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 } else {
   const t = report.targets;
+  const rows = NAMES.map((n) => {
+    const r = results[n];
+    const rat = n === 'bare' ? '1.00' : ratio(n).toFixed(2);
+    return `${n.padEnd(11)} ${String(r.rps).padStart(7)} req/s   p50 ${String(r.p50_ms).padStart(3)} ms   p99 ${String(r.p99_ms).padStart(3)} ms   ratio ${rat}   (non-2xx ${r.non2xx}, errors ${r.errors})`;
+  });
   process.stdout.write(`
-POST /predict   ${report.predict.rps} req/s   p50 ${report.predict.p50_ms} ms   p99 ${report.predict.p99_ms} ms   (non-2xx ${report.predict.non2xx}, errors ${report.predict.errors})
-bare Fastify    ${report.bare.rps} req/s   p50 ${report.bare.p50_ms} ms   p99 ${report.bare.p99_ms} ms
-ratio           ${report.ratio}   (target ${t.ratio.target}: ${t.ratio.ok ? 'ok' : 'MISSED'})
-cold start      ${report.cold_start_ms} ms   (spawn → first 200 from /ready, median of ${COLD_STARTS}; target ${t.cold_start_ms.target}: ${t.cold_start_ms.ok ? 'ok' : 'MISSED'})
-RSS after run   ${report.rss_mb_after} MB   (target ${t.rss_mb_after.target}: ${t.rss_mb_after.ok ? 'ok' : 'MISSED'})
+POST /predict, ${CONNECTIONS} connections, ${CLIENT}, median of ${ROUNDS} round(s) of ${DURATION} s
+${rows.join('\n')}
+
+ratio (${mainName} / bare)   ${t.ratio.value}   (target ${t.ratio.target}: ${t.ratio.ok ? 'ok' : 'MISSED'})
+cold start       ${t.cold_start_ms.value} ms   (spawn → first 200 from /ready, median of ${COLD_STARTS}; target ${t.cold_start_ms.target}: ${t.cold_start_ms.ok ? 'ok' : 'MISSED'})
+RSS after run    ${rss} MB   (${mainName}; target ${t.rss_mb_after.target}: ${t.rss_mb_after.ok ? 'ok' : 'MISSED'})
 `);
 }

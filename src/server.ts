@@ -113,7 +113,11 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     await app.close();
     throw new ModelLoadError(ref, err);
   }
-  metrics?.modelLoaded({ name: ref.name, version: ref.version, alias: ref.alias, loadedAt: state.model.loadedAt });
+  metrics?.modelLoaded(state.model.info, {
+    alias: ref.alias,
+    loadedAt: state.model.loadedAt,
+    labels: state.model.classifier.labels,
+  });
   state.phase = 'ready';
   state.reason = '';
   logs.service.info(

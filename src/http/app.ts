@@ -119,6 +119,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     description: 'Text classification service (spam/ham by default) with health checks and observability built in.',
   });
 
+  // Registration order is the order in /docs: the prediction API first.
+  const recorder = createPredictionRecorder({ metrics: opts.metrics, logs: opts.logs, tracing: opts.tracing });
+  predictRoutes(app, state, recorder, config);
+  healthRoutes(app, state);
   app.get('/version', { schema: { summary: 'Service and model version', response: { 200: versionSchema } } }, () => ({
     name: SERVICE_NAME,
     version: SERVICE_VERSION,
@@ -139,9 +143,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     );
   }
 
-  healthRoutes(app, state);
-  const recorder = createPredictionRecorder({ metrics: opts.metrics, logs: opts.logs, tracing: opts.tracing });
-  predictRoutes(app, state, recorder, config);
   return app;
 }
 

@@ -1,10 +1,11 @@
 // Prometheus metrics: the four golden signals for HTTP, the model's own signals, and the process.
 //
-// Hot-path note: prom-client's `labels(...)` hashes the label values on every call, so the children
-// for each label combination are looked up once and cached here; recording a request or a
-// prediction is then a Map lookup and a few array updates.
+// Hot-path note: the per-request metrics are FastHistogram/FastCounter cells (./hot-metrics.ts), looked
+// up once per label combination and cached here; recording a request or a prediction is then one Map
+// lookup and a few array increments.
 
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { type CounterCell, FastCounter, FastHistogram, type HistogramCell } from './hot-metrics.ts';
 
 // From 0.5 ms, so that a sub-millisecond service is resolved, to 10 s.
 export const HTTP_DURATION_BUCKETS = [
@@ -17,17 +18,13 @@ export const BODY_SIZE_BUCKETS = [64, 256, 1024, 4096, 16384, 65536, 262144, 104
 export const INPUT_CHARS_BUCKETS = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000];
 export const PROBABILITY_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1];
 
-const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', '_OTHER'];
+const METHOD_INDEX = new Map(METHODS.map((m, i) => [m, i]));
 
 export type ModelLabels = { name: string; version: string };
 
-type HttpChildren = {
-  duration: { observe(v: number): void };
-  requestSize: { observe(v: number): void };
-  responseSize: { observe(v: number): void };
-};
-
-type PredictionChildren = { count: { inc(): void }; probability: { observe(v: number): void } };
+type HttpCells = { duration: HistogramCell; requestSize: HistogramCell; responseSize: HistogramCell };
+type PredictionCells = { count: CounterCell; probability: HistogramCell };
 
 export type Metrics = {
   readonly registry: Registry;
@@ -45,7 +42,14 @@ export type Metrics = {
   predicted(model: ModelLabels, label: string, proba: number, chars: number): void;
   /** One call into the model (a single text or a whole batch). */
   inferred(model: ModelLabels, seconds: number, batchSize: number): void;
-  modelLoaded(model: ModelLabels & { alias: string | undefined; loadedAt: Date }): void;
+  /**
+   * A model was loaded. `model` must be the object later passed to predicted()/inferred(); its series
+   * are created at zero for every label, so that rate() sees the very first prediction.
+   */
+  modelLoaded(
+    model: ModelLabels,
+    details: { alias: string | undefined; loadedAt: Date; labels: readonly string[] },
+  ): void;
   modelLoadFailed(): void;
   connectionOpened(): void;
   connectionClosed(): void;
@@ -79,68 +83,73 @@ export function createMetrics(): Metrics {
     },
   });
 
-  const active = new Gauge({
+  let activeRequests = 0;
+  new Gauge({
     name: 'http_server_active_requests',
     help: 'HTTP requests being processed right now.',
     registers: [registry],
+    collect() {
+      this.set(activeRequests);
+    },
   });
+
   const httpLabels = ['http_request_method', 'http_route', 'http_response_status_code'] as const;
-  const duration = new Histogram({
+  const duration = new FastHistogram({
     name: 'http_server_request_duration_seconds',
     help: 'Duration of HTTP requests, from the request arriving to the response being sent.',
     labelNames: httpLabels,
     buckets: HTTP_DURATION_BUCKETS,
-    registers: [registry],
+    registry,
   });
-  const requestSize = new Histogram({
+  const requestSize = new FastHistogram({
     name: 'http_server_request_body_size_bytes',
     help: 'Size of HTTP request bodies (from Content-Length).',
     labelNames: httpLabels,
     buckets: BODY_SIZE_BUCKETS,
-    registers: [registry],
+    registry,
   });
-  const responseSize = new Histogram({
+  const responseSize = new FastHistogram({
     name: 'http_server_response_body_size_bytes',
     help: 'Size of HTTP response bodies.',
     labelNames: httpLabels,
     buckets: BODY_SIZE_BUCKETS,
-    registers: [registry],
+    registry,
   });
 
   const modelLabels = ['model_name', 'model_version'] as const;
-  const predictions = new Counter({
+  const predictions = new FastCounter({
     name: 'msgcls_predictions_total',
     help: 'Predictions made, by model version and predicted label.',
     labelNames: [...modelLabels, 'label'],
-    registers: [registry],
+    registry,
   });
-  const probability = new Histogram({
+  const probability = new FastHistogram({
     name: 'msgcls_prediction_probability',
     help: 'Probability of the predicted label.',
     labelNames: [...modelLabels, 'label'],
     buckets: PROBABILITY_BUCKETS,
-    registers: [registry],
+    registry,
   });
-  const inference = new Histogram({
+  const inference = new FastHistogram({
     name: 'msgcls_inference_duration_seconds',
     help: 'Time spent in the model per call (one text or one batch).',
     labelNames: modelLabels,
     buckets: INFERENCE_DURATION_BUCKETS,
-    registers: [registry],
+    registry,
   });
-  const batchSize = new Histogram({
+  const batchSize = new FastHistogram({
     name: 'msgcls_batch_size',
     help: 'Texts per call into the model.',
     labelNames: modelLabels,
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
-    registers: [registry],
+    registry,
   });
-  const inputChars = new Histogram({
+  const inputChars = new FastHistogram({
     name: 'msgcls_input_chars',
-    help: 'Length of the texts classified, in characters.',
+    help: 'Length of the texts classified, in characters (UTF-16 code units).',
     buckets: INPUT_CHARS_BUCKETS,
-    registers: [registry],
-  });
+    registry,
+  }).cell();
   const modelInfo = new Gauge({
     name: 'msgcls_model_info',
     help: 'The model being served (value 1), with its name, version, alias and load time.',
@@ -157,68 +166,85 @@ export function createMetrics(): Metrics {
   modelLoads.labels('success').inc(0);
   modelLoads.labels('failure').inc(0);
 
-  const httpChildren = new Map<string, HttpChildren>();
-  const predictionChildren = new Map<string, PredictionChildren>();
-  const inferenceChildren = new Map<
-    string,
-    { duration: { observe(v: number): void }; batch: { observe(v: number): void } }
-  >();
+  // Cells are found without building key strings: route → (status, method) for HTTP, and the model's
+  // info object (one per loaded model) → label for predictions.
+  const httpCells = new Map<string, Map<number, HttpCells>>();
+  type ModelCells = { labels: Map<string, PredictionCells>; duration: HistogramCell; batch: HistogramCell };
+  const modelCells = new WeakMap<ModelLabels, ModelCells>();
+  const cellsFor = (model: ModelLabels): ModelCells => {
+    let c = modelCells.get(model);
+    if (c === undefined) {
+      c = {
+        labels: new Map(),
+        duration: inference.cell(model.name, model.version),
+        batch: batchSize.cell(model.name, model.version),
+      };
+      modelCells.set(model, c);
+    }
+    return c;
+  };
 
   return {
     registry,
     contentType: registry.contentType,
     requestStarted() {
-      active.inc();
+      activeRequests++;
     },
     requestFinished(method, route, status, seconds, reqBytes, resBytes) {
-      active.dec();
-      const m = KNOWN_METHODS.has(method) ? method : '_OTHER';
-      const key = `${m} ${status} ${route}`;
-      let c = httpChildren.get(key);
+      activeRequests--;
+      const mi = METHOD_INDEX.get(method) ?? METHODS.length - 1;
+      let byStatus = httpCells.get(route);
+      if (byStatus === undefined) {
+        byStatus = new Map();
+        httpCells.set(route, byStatus);
+      }
+      const key = status * 8 + mi;
+      let c = byStatus.get(key);
       if (c === undefined) {
-        const labels = [m, route, String(status)];
+        const labels = [METHODS[mi], route, String(status)];
         c = {
-          duration: duration.labels(...labels),
-          requestSize: requestSize.labels(...labels),
-          responseSize: responseSize.labels(...labels),
+          duration: duration.cell(...labels),
+          requestSize: requestSize.cell(...labels),
+          responseSize: responseSize.cell(...labels),
         };
-        httpChildren.set(key, c);
+        byStatus.set(key, c);
       }
       c.duration.observe(seconds);
       if (reqBytes >= 0) c.requestSize.observe(reqBytes);
       if (resBytes >= 0) c.responseSize.observe(resBytes);
     },
     predicted(model, label, proba, chars) {
-      const key = `${model.name}\u0000${model.version}\u0000${label}`;
-      let c = predictionChildren.get(key);
+      const byLabel = cellsFor(model).labels;
+      let c = byLabel.get(label);
       if (c === undefined) {
         c = {
-          count: predictions.labels(model.name, model.version, label),
-          probability: probability.labels(model.name, model.version, label),
+          count: predictions.cell(model.name, model.version, label),
+          probability: probability.cell(model.name, model.version, label),
         };
-        predictionChildren.set(key, c);
+        byLabel.set(label, c);
       }
       c.count.inc();
       c.probability.observe(proba);
       inputChars.observe(chars);
     },
     inferred(model, seconds, n) {
-      const key = `${model.name}\u0000${model.version}`;
-      let c = inferenceChildren.get(key);
-      if (c === undefined) {
-        c = {
-          duration: inference.labels(model.name, model.version),
-          batch: batchSize.labels(model.name, model.version),
-        };
-        inferenceChildren.set(key, c);
-      }
+      const c = cellsFor(model);
       c.duration.observe(seconds);
       c.batch.observe(n);
     },
-    modelLoaded(model) {
+    modelLoaded(model, details) {
       modelLoads.labels('success').inc();
       modelInfo.reset();
-      modelInfo.labels(model.name, model.version, model.alias ?? '', model.loadedAt.toISOString()).set(1);
+      modelInfo.labels(model.name, model.version, details.alias ?? '', details.loadedAt.toISOString()).set(1);
+      const byLabel = cellsFor(model).labels;
+      for (const label of details.labels) {
+        if (!byLabel.has(label)) {
+          byLabel.set(label, {
+            count: predictions.cell(model.name, model.version, label),
+            probability: probability.cell(model.name, model.version, label),
+          });
+        }
+      }
     },
     modelLoadFailed() {
       modelLoads.labels('failure').inc();

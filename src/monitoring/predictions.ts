@@ -62,7 +62,11 @@ export function createPredictionRecorder(opts: {
 
   return {
     predictOne(model, text) {
-      return timed(model, 1, () => model.classifier.predict(text));
+      if (tracing) return timed(model, 1, () => model.classifier.predict(text));
+      const t0 = performance.now();
+      const p = model.classifier.predict(text);
+      metrics?.inferred(model.info, (performance.now() - t0) / 1000, 1);
+      return p;
     },
     predictMany(model, texts) {
       return timed(model, texts.length, () => texts.map((t) => model.classifier.predict(t)));

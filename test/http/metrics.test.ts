@@ -56,6 +56,16 @@ describe('GET /metrics', () => {
     );
     assert.equal(sample(text, 'msgcls_model_load_total', { result: 'success' }), 1);
     assert.equal(sample(text, 'msgcls_model_load_total', { result: 'failure' }), 0);
+    // Series for every label exist from the start, so rate() sees the first prediction.
+    for (const label of ['ham', 'spam']) {
+      const labels = { model_name: 'msg_cls', model_version: '1', label };
+      assert.notEqual(sample(text, 'msgcls_predictions_total', labels), undefined, `${label} counter exists`);
+      assert.notEqual(
+        sample(text, 'msgcls_prediction_probability_count', labels),
+        undefined,
+        `${label} histogram exists`,
+      );
+    }
   });
 
   test('records requests by method, route template and status, with sub-millisecond buckets', async () => {
