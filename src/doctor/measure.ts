@@ -46,7 +46,8 @@ export async function measureFootprint(opts: MeasureOptions): Promise<Footprint>
   const loadMs = opts.loadMs ?? 2000;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const t0 = performance.now();
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+  // The V8 flags of bin/msg-cls.js's shebang and `npm start` (the image sets the same in NODE_OPTIONS).
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', CLI, 'serve'], {
     cwd: opts.cwd,
     env: {
       ...process.env,
