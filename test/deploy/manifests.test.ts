@@ -17,6 +17,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Service } from 'kubernetes-models/v1';
 import { parse as parseToml } from 'smol-toml';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { configTable, END, START } from '../../scripts/config-table.ts';
 import { CONFIG_VARS, loadConfig } from '../../src/config.ts';
 import {
   execForm,
@@ -411,32 +412,11 @@ describe('GitHub workflows', () => {
 describe('deploy/README.md', () => {
   const readme = read('deploy/README.md');
 
-  test('the environment table lists every variable the service reads, with its default', () => {
-    const rows = readme
-      .split('\n')
-      .filter((l) => l.startsWith('| `'))
-      .map((l) =>
-        l
-          .slice(1, -1)
-          .split(/(?<!\\)\|/)
-          .map((c) => c.trim()),
-      )
-      .filter((cells) => cells.length === 3);
-    const table = new Map(rows.map(([name, def, meaning]) => [name.replaceAll('`', ''), { def, meaning }]));
-    const expected = CONFIG_VARS.map(
-      (v) =>
-        `| \`${v.name}\` | ${v.default === '' ? '(unset)' : `\`${v.default}\``} | ${v.description.replaceAll('|', '\\|')} |`,
-    ).join('\n');
-    for (const v of CONFIG_VARS) {
-      const row = table.get(v.name);
-      const hint = `deploy/README.md's environment table is out of date; its rows should be:\n${expected}\n`;
-      assert.ok(row, `${v.name} missing. ${hint}`);
-      assert.equal(row.def, v.default === '' ? '(unset)' : `\`${v.default}\``, hint);
-      assert.equal(row.meaning, v.description.replaceAll('|', '\\|'), hint);
-    }
-    const known = new Set(CONFIG_VARS.map((v) => v.name));
-    for (const name of table.keys())
-      if (/^[A-Z_]+$/.test(name)) assert.ok(known.has(name), `${name} is not read by the service`);
+  test('the environment table is the one generated from src/config.ts', () => {
+    assert.ok(
+      readme.includes(`${START}\n${configTable()}\n${END}`),
+      "deploy/README.md's configuration table is stale: replace the lines between its config-table markers with the output of `node scripts/config-table.ts`",
+    );
   });
 
   test('documents the command that deploys each target', () => {
