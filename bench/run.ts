@@ -4,9 +4,9 @@
 //
 //   node bench/run.ts [--duration S] [--connections N] [--rounds N] [--variants a,b] [--json]
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,18 +64,20 @@ const { values: args } = parseArgs({
       type: 'string',
       default: process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     },
+    client: { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (args.help) {
   process.stdout.write(`Usage: npm run bench -- [--duration S] [--connections N] [--rounds N] [--cold-starts N]
-                         [--variants ${Object.keys(VARIANTS).join(',')}] [--json]
+                         [--variants ${Object.keys(VARIANTS).join(',')}] [--client wrk|autocannon] [--json]
                          [--postgres-url URL]   (a database to connect to; msgcls_bench is created next to it)
 
 Starts the service (msg-cls serve, default model) in several configurations and a bare Fastify route
-returning a constant, loads each on loopback with autocannon (same client, same body, rounds
-alternating between them), and prints requests/s, p50/p99 latency, each one's ratio to the bare route,
+returning a constant, loads each on loopback with the same client — wrk when installed (a C client
+that leaves the CPU to the servers), else autocannon — with the same body, in rounds alternating
+between them, and prints requests/s, p50/p99 latency, each one's ratio to the bare route,
 cold start (spawn → first 200 from /ready, median of N) and RSS after the run.
 Targets: ratio ≥ 0.6, cold start ≤ 400 ms, RSS ≤ 120 MB; each store variant ≥ 0.85 of store-off.
 
@@ -120,6 +122,17 @@ if (NAMES.includes('store-postgres')) {
   else NAMES.splice(NAMES.indexOf('store-postgres'), 1);
 }
 const BODY = JSON.stringify({ text: 'Buy cheap iPhone now! Limited offer, reply YES to claim your discount' });
+const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
+const CLIENT = (args.client as string | undefined) ?? (hasWrk ? 'wrk' : 'autocannon');
+if (CLIENT === 'wrk' && !hasWrk) {
+  process.stderr.write('bench: wrk is not installed (apt-get install wrk), or use --client autocannon\n');
+  process.exit(2);
+}
+const WRK_SCRIPT = join(tmpdir(), `msgcls-bench-${process.pid}.lua`);
+await writeFile(
+  WRK_SCRIPT,
+  `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\n`,
+);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -135,8 +148,9 @@ async function freePort(): Promise<number> {
 type Proc = { proc: ChildProcess; port: number; exited: Promise<number | null> };
 
 function start(name: string, port: number): Proc {
-  const [script, scriptArgs] = name === 'bare' ? ['bench/bare-server.ts', []] : ['bin/msg-cls.js', ['serve']];
-  const proc = spawn(process.execPath, [script, ...scriptArgs], {
+  // The service runs as `npm start` runs it (same V8 flags); the bare route with Node's defaults.
+  const argv = name === 'bare' ? ['bench/bare-server.ts'] : ['--max-semi-space-size=2', 'bin/msg-cls.js', 'serve'];
+  const proc = spawn(process.execPath, argv, {
     cwd: ROOT,
     // Logs go to /dev/null, as fast as a log shipper reading stdout can be; they are still produced.
     env: {
@@ -177,6 +191,34 @@ async function rssMb(pid: number): Promise<number> {
 
 type Load = { rps: number; p50: number; p99: number; non2xx: number; errors: number };
 
+/** wrk's latency figures carry units: 850.00us, 2.57ms, 1.20s. */
+function wrkMs(value: string): number {
+  const n = Number.parseFloat(value);
+  if (value.endsWith('us')) return n / 1000;
+  if (value.endsWith('ms')) return n;
+  if (value.endsWith('s')) return n * 1000;
+  return n;
+}
+
+async function loadWithWrk(port: number): Promise<Load> {
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(
+      'wrk',
+      ['-t1', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', '-s', WRK_SCRIPT, `http://127.0.0.1:${port}/predict`],
+      (err, stdout) => (err ? reject(err) : resolve(stdout)),
+    ),
+  );
+  const pick = (re: RegExp) => re.exec(out)?.[1];
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: Number(pick(/Requests\/sec:\s+([\d.]+)/)),
+    p50: Math.round(wrkMs(pick(/ 50%\s+(\S+)/) ?? 'NaN') * 100) / 100,
+    p99: Math.round(wrkMs(pick(/ 99%\s+(\S+)/) ?? 'NaN') * 100) / 100,
+    non2xx: Number(pick(/Non-2xx or 3xx responses: (\d+)/) ?? 0),
+    errors: errs ? errs.slice(1).reduce((a, x) => a + Number(x), 0) : 0,
+  };
+}
+
 async function load(port: number, scrape: boolean): Promise<Load> {
   const scraper = scrape
     ? setInterval(() => {
@@ -186,6 +228,11 @@ async function load(port: number, scrape: boolean): Promise<Load> {
         );
       }, 1000)
     : undefined;
+  if (CLIENT === 'wrk') {
+    const r = await loadWithWrk(port);
+    clearInterval(scraper);
+    return r;
+  }
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/predict`,
     method: 'POST',
@@ -224,7 +271,7 @@ const log = (s: string) => {
 };
 
 log(
-  `bench: ${NAMES.join(', ')}; ${ROUNDS} round(s) × ${DURATION}s each, ${CONNECTIONS} connections, node ${process.version}`,
+  `bench: ${NAMES.join(', ')}; ${ROUNDS} round(s) × ${DURATION}s each, ${CONNECTIONS} connections, client ${CLIENT}, node ${process.version}`,
 );
 const colds: number[] = [];
 for (let i = 0; i < COLD_STARTS; i++) colds.push(await coldStart());
@@ -287,8 +334,8 @@ rmSync(TMP, { recursive: true, force: true });
 
 const summarize = (xs: Load[]) => ({
   rps: Math.round(median(xs.map((x) => x.rps))),
-  p50_ms: median(xs.map((x) => x.p50)),
-  p99_ms: median(xs.map((x) => x.p99)),
+  p50_ms: Math.round(median(xs.map((x) => x.p50)) * 100) / 100,
+  p99_ms: Math.round(median(xs.map((x) => x.p99)) * 100) / 100,
   non2xx: xs.reduce((a, x) => a + x.non2xx, 0),
   errors: xs.reduce((a, x) => a + x.errors, 0),
 });
@@ -297,6 +344,7 @@ const ratio = (n: string) => Math.round((results[n].rps / results.bare.rps) * 10
 const mainName = NAMES.includes('service') ? 'service' : NAMES[1];
 const report = {
   node: process.version,
+  client: CLIENT,
   connections: CONNECTIONS,
   duration_s: DURATION,
   rounds: ROUNDS,
@@ -330,7 +378,7 @@ if (args.json) {
     return `${n.padEnd(11)} ${String(r.rps).padStart(7)} req/s   p50 ${String(r.p50_ms).padStart(3)} ms   p99 ${String(r.p99_ms).padStart(3)} ms   ratio ${rat}   (non-2xx ${r.non2xx}, errors ${r.errors})`;
   });
   process.stdout.write(`
-POST /predict, ${CONNECTIONS} connections, median of ${ROUNDS} round(s) of ${DURATION} s
+POST /predict, ${CONNECTIONS} connections, ${CLIENT}, median of ${ROUNDS} round(s) of ${DURATION} s
 ${rows.join('\n')}
 
 ${Object.entries(report.store_ratio_to_store_off)

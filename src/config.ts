@@ -22,6 +22,8 @@ export type Config = {
   payloadMaxChars: number;
   metricsEnabled: boolean;
   trustProxy: boolean;
+  watchdogEventLoopLimitMs: number;
+  watchdogModelLoadTimeoutMs: number;
   store: StoreConfig;
   feedbackToken: string | undefined;
   feedbackMaxBatch: number;
@@ -138,6 +140,18 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     default: 'false',
     description:
       'Take the client IP from X-Forwarded-For (true behind a load balancer such as Fly.io, Cloud Run, an ingress).',
+  },
+  {
+    name: 'WATCHDOG_EVENT_LOOP_LIMIT_MS',
+    default: '10000',
+    description:
+      'Exit with code 70 when the event loop has been blocked this long (timed from a separate thread), so the supervisor restarts the service. 0 turns the watchdog off; otherwise at least 100.',
+  },
+  {
+    name: 'WATCHDOG_MODEL_LOAD_TIMEOUT_MS',
+    default: '30000',
+    description:
+      'How long to keep retrying a model that fails to load (with /ready at 503 and the reason) before exiting with code 70. 0 = one attempt.',
   },
   {
     name: 'STORE_URL',
@@ -331,6 +345,8 @@ export function loadConfig(env: Env = process.env): Config {
     payloadMaxChars: int('ML_PAYLOAD_MAX_CHARS', 0, 1_000_000),
     metricsEnabled: bool('METRICS_ENABLED'),
     trustProxy: bool('TRUST_PROXY'),
+    watchdogEventLoopLimitMs: int('WATCHDOG_EVENT_LOOP_LIMIT_MS', 0, 3_600_000),
+    watchdogModelLoadTimeoutMs: int('WATCHDOG_MODEL_LOAD_TIMEOUT_MS', 0, 3_600_000),
     store: {
       ...parseStoreUrl(raw('STORE_URL'), problems),
       storeText: bool('STORE_TEXT'),
@@ -361,6 +377,11 @@ export function loadConfig(env: Env = process.env): Config {
       drifted: positive('DRIFT_PSI'),
     },
   };
+  if (config.watchdogEventLoopLimitMs > 0 && config.watchdogEventLoopLimitMs < 100) {
+    problems.push(
+      `WATCHDOG_EVENT_LOOP_LIMIT_MS=${config.watchdogEventLoopLimitMs} is too small: a garbage-collection pause could trip it; use at least 100, or 0 to turn the watchdog off`,
+    );
+  }
   if (problems.length === 0 && config.shutdownDelayMs > 0 && config.shutdownDelayMs >= config.shutdownTimeoutMs) {
     problems.push(
       `SHUTDOWN_DELAY_MS=${config.shutdownDelayMs} must be less than SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs}: the delay is part of the shutdown deadline`,

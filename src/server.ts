@@ -11,6 +11,7 @@ import { loadClassifier } from './model/load.ts';
 import { createLogs, type Logs } from './monitoring/logging.ts';
 import { createMetrics, type Metrics } from './monitoring/metrics.ts';
 import { startTracing, type Tracing, tracingRequested } from './monitoring/tracing.ts';
+import { loadWithRetry } from './monitoring/watchdog.ts';
 import { type ModelMonitoring, startModelMonitoring } from './quality/monitoring.ts';
 import { type ModelRef, resolveModel } from './registry/local.ts';
 
@@ -108,7 +109,15 @@ export async function startServer(config: Config, obs: Observability): Promise<R
 
   const started = performance.now();
   try {
-    state.model = await loadModel(ref);
+    // Retried while WATCHDOG_MODEL_LOAD_TIMEOUT_MS lasts; then ModelUnloadableError (serve exits 70).
+    state.model = await loadWithRetry(() => loadModel(ref), {
+      timeoutMs: config.watchdogModelLoadTimeoutMs,
+      logger: logs.exception,
+      onRetry: (reason) => {
+        metrics?.modelLoadFailed();
+        state.reason = reason;
+      },
+    });
   } catch (err) {
     metrics?.modelLoadFailed();
     logs.exception.error({ err, model: { name: ref.name, version: ref.version } }, 'model load failed');

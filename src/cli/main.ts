@@ -4,13 +4,14 @@ import { ConfigError } from '../config.ts';
 import { RegistryError } from '../registry/local.ts';
 import { SERVICE_VERSION } from '../version.ts';
 import { CliError, type Command, runCommand, UsageError } from './args.ts';
+import { doctorCommand } from './doctor.ts';
 import { evalCommand } from './eval.ts';
 import { modelsCommand } from './models.ts';
 import { predictCommand } from './predict.ts';
 import { serveCommand } from './serve.ts';
 import { trainCommand } from './train.ts';
 
-const COMMANDS: Command[] = [serveCommand, trainCommand, evalCommand, predictCommand, modelsCommand];
+const COMMANDS: Command[] = [serveCommand, trainCommand, evalCommand, predictCommand, modelsCommand, doctorCommand];
 
 function mainHelp(): string {
   return `msg-cls ${SERVICE_VERSION} — serve a text classifier with health checks and observability built in.

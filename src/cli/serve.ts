@@ -1,4 +1,5 @@
 import { CONFIG_VARS, loadConfig } from '../config.ts';
+import { ModelUnloadableError, startEventLoopWatchdog, WATCHDOG_EXIT_CODE } from '../monitoring/watchdog.ts';
 import { RegistryError } from '../registry/local.ts';
 import { createObservability, ModelLoadError, startServer } from '../server.ts';
 import { StoreConfigError } from '../store/types.ts';
@@ -30,7 +31,10 @@ Flags override the environment variables of the same meaning:
 Environment:
 ${CONFIG_VARS.map((v) => `  ${v.name.padEnd(22)} ${v.description}${v.default ? ` Default: ${v.default}.` : ''}`).join('\n')}
 
-Stops gracefully on SIGTERM or SIGINT: /ready turns 503, in-flight requests finish, exit 0.`,
+Stops gracefully on SIGTERM or SIGINT: /ready turns 503, in-flight requests finish, exit 0.
+Exits with 70 (after logging why) when the watchdog finds the event loop blocked beyond
+WATCHDOG_EVENT_LOOP_LIMIT_MS or the model still unloadable after WATCHDOG_MODEL_LOAD_TIMEOUT_MS, so that
+a supervisor (Fly.io restart policy, Docker restart, systemd, Kubernetes) restarts the service.`,
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
@@ -57,12 +61,28 @@ Stops gracefully on SIGTERM or SIGINT: /ready turns 503, in-flight requests fini
     process.on('uncaughtException', fatal('uncaught exception'));
     process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
+    const watchdog = startEventLoopWatchdog(
+      { limitMs: config.watchdogEventLoopLimitMs, logLevel: config.logLevel },
+      logs,
+    );
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
       server = await startServer(config, obs);
     } catch (err) {
+      await watchdog.stop();
+      const explained = explainStartupError(err, config.host, config.port);
+      if (err instanceof ModelLoadError && err.cause instanceof ModelUnloadableError) {
+        const gaveUp = err.cause;
+        logs.exception.fatal(
+          { err: gaveUp.cause, reason: 'model_unloadable', attempts: gaveUp.attempts, exit_code: WATCHDOG_EXIT_CODE },
+          `${gaveUp.message}; exiting so the supervisor restarts the service`,
+        );
+        await logs.flush();
+        process.stderr.write(`msg-cls serve: ${(explained as Error).message}\n`);
+        return WATCHDOG_EXIT_CODE;
+      }
       await logs.flush();
-      throw explainStartupError(err, config.host, config.port);
+      throw explained;
     }
 
     return new Promise<number>((resolve) => {
@@ -72,7 +92,8 @@ Stops gracefully on SIGTERM or SIGINT: /ready turns 503, in-flight requests fini
           logs.flush().then(() => process.exit(1));
           return;
         }
-        server.stop(`received ${signal}`).then(({ drained }) => {
+        server.stop(`received ${signal}`).then(async ({ drained }) => {
+          await watchdog.stop();
           logs.service.info({ drained }, 'stopped');
           logs.flush().then(() => resolve(0));
         }, fatal('error while stopping'));

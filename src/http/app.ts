@@ -125,6 +125,22 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     description: 'Text classification service (spam/ham by default) with health checks and observability built in.',
   });
 
+  // Registration order is the order in /docs: the prediction API first, then feedback and quality.
+  const monitoring = opts.monitoring;
+  const recorder = createPredictionRecorder({
+    metrics: opts.metrics,
+    logs: opts.logs,
+    tracing: opts.tracing,
+    sink: monitoring?.sink,
+  });
+  predictRoutes(app, state, recorder, config);
+  feedbackRoutes(app, state, monitoring, opts.logs, {
+    maxBatch: config.feedbackMaxBatch ?? 1000,
+    token: config.feedbackToken,
+    flushMs: config.store?.flushMs ?? 200,
+  });
+  monitoringRoutes(app, monitoring);
+  healthRoutes(app, state, monitoring && (() => monitoring.summary()));
   app.get('/version', { schema: { summary: 'Service and model version', response: { 200: versionSchema } } }, () => ({
     name: SERVICE_NAME,
     version: SERVICE_VERSION,
@@ -145,21 +161,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     );
   }
 
-  const monitoring = opts.monitoring;
-  healthRoutes(app, state, monitoring && (() => monitoring.summary()));
-  const recorder = createPredictionRecorder({
-    metrics: opts.metrics,
-    logs: opts.logs,
-    tracing: opts.tracing,
-    sink: monitoring?.sink,
-  });
-  predictRoutes(app, state, recorder, config);
-  feedbackRoutes(app, state, monitoring, opts.logs, {
-    maxBatch: config.feedbackMaxBatch ?? 1000,
-    token: config.feedbackToken,
-    flushMs: config.store?.flushMs ?? 200,
-  });
-  monitoringRoutes(app, monitoring);
   return app;
 }
 
