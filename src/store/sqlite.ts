@@ -6,10 +6,14 @@
 // time the loop was blocked. WAL mode lets readers run alongside the writer. Prediction batches commit
 // with synchronous=NORMAL (safe against a crash of the process, which is what matters for a log that
 // is best effort anyway); feedback commits with synchronous=FULL, so a 2xx means the label was fsynced.
+// Checkpoints (copying the WAL into the file, with fsyncs) run in a worker thread
+// (./sqlite-checkpointer.js), not inside a commit on the event loop; SQLite's own automatic checkpoint
+// stays as a fallback at a larger WAL size (WAL_FALLBACK_PAGES).
 
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
   type ConfusionCell,
@@ -29,6 +33,11 @@ import {
 
 type Row = Record<string, string | number | null>;
 
+const CHECKPOINT_INTERVAL_MS = 500;
+// 4 KB pages: the WAL grows to about 40 MB before a commit checkpoints by itself (the worker should
+// have done it long before).
+const WAL_FALLBACK_PAGES = 10_000;
+
 export function openSqliteStore(path: string): Store {
   const file = resolve(path);
   let db: DatabaseSync;
@@ -37,12 +46,19 @@ export function openSqliteStore(path: string): Store {
     db = new DatabaseSync(file, { timeout: 5000 });
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
+    db.exec(`PRAGMA wal_autocheckpoint = ${WAL_FALLBACK_PAGES}`);
   } catch (err) {
     throw new StoreConfigError(
       `cannot open the SQLite store ${file}: ${(err as Error).message}; check that the folder is writable, or set STORE_URL to another file (or off)`,
       err,
     );
   }
+
+  const checkpointer = new Worker(new URL('./sqlite-checkpointer.js', import.meta.url), {
+    workerData: { file, intervalMs: CHECKPOINT_INTERVAL_MS },
+  });
+  checkpointer.on('error', () => undefined); // the fallback checkpoint takes over
+  checkpointer.unref();
 
   let closed = false;
   const statements = new Map<string, StatementSync>();
@@ -202,6 +218,14 @@ export function openSqliteStore(path: string): Store {
       if (closed) return;
       closed = true;
       statements.clear();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => void checkpointer.terminate().then(() => resolve()), 2000);
+        checkpointer.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        checkpointer.postMessage('stop');
+      });
       db.close();
     },
   };

@@ -213,3 +213,14 @@ describe('store writer', () => {
     assert.equal(down.dropped.shutdown, 5, 'the 5 queued records');
   });
 });
+
+describe('request ids', () => {
+  test('are UUID version 7: valid, time-ordered', async () => {
+    const { uuidV7 } = await import('../../src/http/app.ts');
+    const a = uuidV7(1_700_000_000_000);
+    assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(a.slice(0, 13), '018bcfe5-6800');
+    const ids = [1, 2, 3, 1000, 10_000_000].map((d) => uuidV7(1_700_000_000_000 + d));
+    assert.deepEqual([...ids].sort(), ids);
+  });
+});
