@@ -32,15 +32,16 @@ export async function createObservability(
   opts: { env?: Record<string, string | undefined>; destination?: DestinationStream } = {},
 ): Promise<Observability> {
   const env = opts.env ?? process.env;
+  const logs = createLogs({
+    level: config.logLevel,
+    hashKey: config.logHashKey,
+    payloadSampleRate: config.payloadSampleRate,
+    payloadMaxChars: config.payloadMaxChars,
+    destination: opts.destination,
+  });
   return {
-    logs: createLogs({
-      level: config.logLevel,
-      hashKey: config.logHashKey,
-      payloadSampleRate: config.payloadSampleRate,
-      payloadMaxChars: config.payloadMaxChars,
-      destination: opts.destination,
-    }),
-    metrics: config.metricsEnabled ? createMetrics() : undefined,
+    logs,
+    metrics: config.metricsEnabled ? createMetrics({ droppedLogLines: logs.droppedLines }) : undefined,
     tracing: tracingRequested(env) ? await startTracing(env) : undefined,
   };
 }

@@ -49,6 +49,8 @@ export type Logs = {
   safeText(text: string): string;
   /** Resolves once buffered lines are written; call before exiting. */
   flush(): Promise<void>;
+  /** Lines dropped because stdout did not keep up (see stdoutDestination). */
+  droppedLines(): number;
 };
 
 const MAX_ERROR_MESSAGE = 300;
@@ -166,6 +168,22 @@ export class LineBatcher {
 }
 
 const BATCH_BYTES = 64 * 1024;
+const STDOUT_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The asynchronous writer behind the logs. When whatever reads stdout stops keeping up (a stalled
+ * log shipper, a full pipe), at most `maxBytes` wait in memory; beyond that, chunks are dropped and
+ * counted (msgcls_log_lines_dropped_total) instead of growing the heap until the process dies.
+ */
+export function stdoutDestination(fd: number, maxBytes: number, onDrop: (lines: number) => void) {
+  const dest = pino.destination({ dest: fd, sync: false, maxLength: maxBytes });
+  dest.on('drop', (chunk: string) => {
+    let lines = 0;
+    for (let i = chunk.indexOf('\n'); i >= 0; i = chunk.indexOf('\n', i + 1)) lines++;
+    onDrop(lines);
+  });
+  return dest;
+}
 
 // pino's isoTime builds a Date and an ISO string for every line; at thousands of lines per second
 // most lines share their millisecond, so the string is reused until the clock moves.
@@ -181,7 +199,14 @@ function isoTimeCached(): string {
 }
 
 export function createLogs(opts: LoggingOptions): Logs {
-  const destination = opts.destination ?? new LineBatcher(pino.destination({ dest: 1, sync: false }));
+  let dropped = 0;
+  const destination =
+    opts.destination ??
+    new LineBatcher(
+      stdoutDestination(1, STDOUT_MAX_BUFFER_BYTES, (lines) => {
+        dropped += lines;
+      }),
+    );
   const root = pino(
     {
       level: opts.level,
@@ -221,6 +246,7 @@ export function createLogs(opts: LoggingOptions): Logs {
       const safe = anonymize(text);
       return safe.length > opts.payloadMaxChars ? safe.slice(0, opts.payloadMaxChars) : safe;
     },
+    droppedLines: () => dropped,
     flush() {
       const dest = destination as { flush?: (cb: (err?: Error) => void) => void };
       if (typeof dest.flush !== 'function') return Promise.resolve();

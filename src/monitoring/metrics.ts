@@ -57,9 +57,22 @@ export type Metrics = {
   readonly contentType: string;
 };
 
-export function createMetrics(): Metrics {
+/** Values other modules keep, read at scrape time. */
+export type MetricSources = { droppedLogLines(): number };
+
+export function createMetrics(sources: MetricSources = { droppedLogLines: () => 0 }): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+
+  new Counter({
+    name: 'msgcls_log_lines_dropped_total',
+    help: 'Log lines dropped because stdout did not keep up (more than 16 MiB waiting).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.droppedLogLines());
+    },
+  });
 
   let lastElu = performance.eventLoopUtilization();
   new Gauge({

@@ -13,9 +13,16 @@ describe('README', () => {
   });
 
   test('documents every CLI command and the test commands', () => {
-    for (const cmd of ['serve', 'train', 'eval', 'predict', 'models'])
+    for (const cmd of ['serve', 'train', 'eval', 'predict', 'models', 'doctor'])
       assert.match(readme, new RegExp(`msg-cls ${cmd}`));
-    for (const script of ['npm start', 'npm test', 'npm run bench', 'npm run test:observability'])
+    for (const script of [
+      'npm start',
+      'npm test',
+      'npm run bench',
+      'npm run test:observability',
+      'npm run test:deploy',
+      'npm run test:container',
+    ])
       assert.ok(readme.includes(script), script);
   });
 });
