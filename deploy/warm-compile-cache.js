@@ -7,7 +7,8 @@
 import { spawn } from 'node:child_process';
 
 const child = spawn(process.execPath, ['bin/msg-cls.js', 'serve'], {
-  env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+  // STORE_URL=off: the build stage has nowhere to keep a store (the store's modules load all the same).
+  env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', STORE_URL: 'off' },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
