@@ -59,6 +59,13 @@ a supervisor (Fly.io restart policy, Docker restart, systemd, Kubernetes) restar
     process.on('uncaughtException', fatal('uncaught exception'));
     process.on('unhandledRejection', fatal('unhandled promise rejection'));
 
+    // A stop signal while starting (e.g. a platform giving up on a slow start): nothing is in flight yet.
+    const stopWhileStarting = (signal: NodeJS.Signals) => {
+      logs.service.info({ signal }, 'stopped before the service was ready');
+      logs.flush().then(() => process.exit(0));
+    };
+    process.on('SIGTERM', stopWhileStarting);
+    process.on('SIGINT', stopWhileStarting);
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
       server = await startServer(config, obs);
@@ -97,6 +104,8 @@ a supervisor (Fly.io restart policy, Docker restart, systemd, Kubernetes) restar
           logs.flush().then(() => resolve(0));
         }, fatal('error while stopping'));
       };
+      process.off('SIGTERM', stopWhileStarting);
+      process.off('SIGINT', stopWhileStarting);
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
     });
