@@ -135,3 +135,33 @@ describe('graceful shutdown', () => {
     assert.ok(child.stdout.some((l) => l.includes('shutdown deadline reached')));
   });
 });
+
+describe('a stop signal while the model is still loading', () => {
+  test('exits 0 without waiting for the model', async () => {
+    // A registry whose model never loads: the service keeps retrying (WATCHDOG_MODEL_LOAD_TIMEOUT_MS).
+    const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const root = await mkdtemp(join(tmpdir(), 'msgcls-slow-'));
+    try {
+      await mkdir(join(root, 'broken', 'versions', '1'), { recursive: true });
+      await writeFile(join(root, 'broken', 'versions', '1', 'model.json'), '{not json');
+      await writeFile(join(root, 'broken', 'aliases.json'), '{"champion": "1"}');
+      const child = spawnCli(['serve'], {
+        PORT: '0',
+        MODEL_REGISTRY: root,
+        MODEL_NAME: 'broken',
+        WATCHDOG_MODEL_LOAD_TIMEOUT_MS: '60000',
+      });
+      const listening = await child.waitForLog((r) => r.msg === 'listening');
+      const ready = await fetch(`http://127.0.0.1:${listening.port}/ready`);
+      assert.equal(ready.status, 503);
+      child.proc.kill('SIGTERM');
+      const { code } = await child.exited;
+      assert.equal(code, 0);
+      assert.ok(child.stdout.some((l) => l.includes('stopped before the service was ready')));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
