@@ -8,7 +8,7 @@ import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_proces
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -65,20 +65,22 @@ const { values: args } = parseArgs({
       default: process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     },
     client: { type: 'string' },
+    'no-pin': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (args.help) {
   process.stdout.write(`Usage: npm run bench -- [--duration S] [--connections N] [--rounds N] [--cold-starts N]
-                         [--variants ${Object.keys(VARIANTS).join(',')}] [--client wrk|autocannon] [--json]
+                         [--variants ${Object.keys(VARIANTS).join(',')}] [--client wrk|autocannon] [--no-pin] [--json]
                          [--postgres-url URL]   (a database to connect to; msgcls_bench is created next to it)
 
 Starts the service (msg-cls serve, default model) in several configurations and a bare Fastify route
 returning a constant, loads each on loopback with the same client — wrk when installed (a C client
 that leaves the CPU to the servers), else autocannon — with the same body, in rounds alternating
 between them, and prints requests/s, p50/p99 latency, each one's ratio to the bare route,
-cold start (spawn → first 200 from /ready, median of N) and RSS after the run.
+cold start (spawn → first 200 from /ready, median of N) and RSS after the run. With wrk, taskset and
+two CPUs, servers are pinned to CPU 0 and wrk to CPU 1 (--no-pin to turn that off).
 Targets: ratio ≥ 0.6, cold start ≤ 400 ms, RSS ≤ 120 MB; each store variant ≥ 0.85 of store-off.
 
 Variants:
@@ -129,6 +131,14 @@ if (CLIENT === 'wrk' && !hasWrk) {
   process.exit(2);
 }
 const WRK_SCRIPT = join(tmpdir(), `msgcls-bench-${process.pid}.lua`);
+// With two or more CPUs and taskset (util-linux), servers run on CPU 0 and wrk on CPU 1, so that client
+// and server do not preempt each other: on a 2-core machine this cut run-to-run spread from ±15 % to a
+// few percent. --no-pin turns it off.
+const PIN =
+  !args['no-pin'] &&
+  CLIENT === 'wrk' &&
+  availableParallelism() >= 2 &&
+  spawnSync('taskset', ['-V']).error === undefined;
 await writeFile(
   WRK_SCRIPT,
   `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\n`,
@@ -147,10 +157,11 @@ async function freePort(): Promise<number> {
 
 type Proc = { proc: ChildProcess; port: number; exited: Promise<number | null> };
 
-function start(name: string, port: number): Proc {
+function start(name: string, port: number, pin = PIN): Proc {
   // The service runs as `npm start` runs it (same V8 flags); the bare route with Node's defaults.
   const argv = name === 'bare' ? ['bench/bare-server.ts'] : ['--max-semi-space-size=2', 'bin/msg-cls.js', 'serve'];
-  const proc = spawn(process.execPath, argv, {
+  const [cmd, cmdArgs] = pin ? ['taskset', ['-c', '0', process.execPath, ...argv]] : [process.execPath, argv];
+  const proc = spawn(cmd, cmdArgs, {
     cwd: ROOT,
     // Logs go to /dev/null, as fast as a log shipper reading stdout can be; they are still produced.
     env: {
@@ -203,8 +214,17 @@ function wrkMs(value: string): number {
 async function loadWithWrk(port: number): Promise<Load> {
   const out = await new Promise<string>((resolve, reject) =>
     execFile(
-      'wrk',
-      ['-t1', `-c${CONNECTIONS}`, `-d${DURATION}s`, '--latency', '-s', WRK_SCRIPT, `http://127.0.0.1:${port}/predict`],
+      PIN ? 'taskset' : 'wrk',
+      [
+        ...(PIN ? ['-c', '1', 'wrk'] : []),
+        '-t1',
+        `-c${CONNECTIONS}`,
+        `-d${DURATION}s`,
+        '--latency',
+        '-s',
+        WRK_SCRIPT,
+        `http://127.0.0.1:${port}/predict`,
+      ],
       (err, stdout) => (err ? reject(err) : resolve(stdout)),
     ),
   );
@@ -259,7 +279,8 @@ const median = (xs: number[]) => {
 async function coldStart(): Promise<number> {
   const port = await freePort();
   const t0 = performance.now();
-  const p = start('service', port);
+  // Not pinned: start-up may use the machine's cores as it would in production.
+  const p = start('service', port, false);
   await waitFor200(`http://127.0.0.1:${port}/ready`);
   const ms = performance.now() - t0;
   await stop(p);
@@ -271,7 +292,7 @@ const log = (s: string) => {
 };
 
 log(
-  `bench: ${NAMES.join(', ')}; ${ROUNDS} round(s) × ${DURATION}s each, ${CONNECTIONS} connections, client ${CLIENT}, node ${process.version}`,
+  `bench: ${NAMES.join(', ')}; ${ROUNDS} round(s) × ${DURATION}s each, ${CONNECTIONS} connections, client ${CLIENT}${PIN ? ' (servers pinned to CPU 0, client to CPU 1)' : ''}, node ${process.version}`,
 );
 const colds: number[] = [];
 for (let i = 0; i < COLD_STARTS; i++) colds.push(await coldStart());
@@ -345,6 +366,7 @@ const mainName = NAMES.includes('service') ? 'service' : NAMES[1];
 const report = {
   node: process.version,
   client: CLIENT,
+  pinned: PIN,
   connections: CONNECTIONS,
   duration_s: DURATION,
   rounds: ROUNDS,

@@ -27,7 +27,7 @@ export const UNMATCHED_ROUTE = 'unmatched';
 
 export function instrument(app: FastifyInstance, opts: InstrumentOptions): void {
   const { metrics, logs, tracing } = opts;
-  const accessOn = logs.access.isLevelEnabled('info');
+  const accessLine = logs.accessLine;
 
   function onClose(this: TrackedResponse): void {
     try {
@@ -49,11 +49,11 @@ export function instrument(app: FastifyInstance, opts: InstrumentOptions): void 
     const resLength = reply.getHeader('content-length');
     const resBytes = resLength === undefined ? -1 : Number(resLength);
     metrics?.requestFinished(request.method, route, status, seconds, reqBytes, resBytes);
-    if (accessOn) {
+    if (accessLine) {
       const ids = res[kTrace];
       // The socket of an aborted request may be gone, and its address with it.
       const ip = request.ip;
-      logs.access.info({
+      accessLine({
         method: request.method,
         route,
         status,

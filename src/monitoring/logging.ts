@@ -32,10 +32,18 @@ export type LoggingOptions = {
   destination?: DestinationStream;
 };
 
+/** Flat fields of a per-request line; undefined ones are left out. */
+export type LineFields = Record<string, string | number | boolean | undefined | Record<string, number>>;
+
 export type Logs = {
   root: Logger;
+  /**
+   * The two lines written for every request (access, business), written without pino's generic
+   * serializer — the same format as pino's lines, at a tenth of the cost. Undefined when info is off.
+   */
+  accessLine: ((fields: LineFields) => void) | undefined;
+  businessLine: ((fields: LineFields) => void) | undefined;
   service: Logger;
-  access: Logger;
   business: Logger;
   payload: Logger;
   exception: Logger;
@@ -128,11 +136,10 @@ function isSafe(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Gathers the lines written during one turn of the event loop and hands them to the asynchronous
- * stdout writer as one chunk (at the next setImmediate, or at once past BATCH_BYTES).
- * Why: sonic-boom measures the byte length of its whole pending buffer on every write, so thousands
- * of small writes per second cost ~10 µs each; one write per loop turn costs a fraction of that.
- * Nothing waits longer than the current turn of the loop, and nothing here blocks on I/O.
+ * Gathers log lines for up to BATCH_MS (or BATCH_BYTES) and hands them to the asynchronous stdout
+ * writer as one chunk. Why: every write is a round trip through libuv's thread pool, and sonic-boom
+ * re-measures its whole pending buffer on each one; a write per line, or even per event-loop turn,
+ * cost 25–50 µs of CPU per request under load. A line waits at most BATCH_MS; nothing here blocks.
  */
 export class LineBatcher {
   private lines: string[] = [];
@@ -148,7 +155,7 @@ export class LineBatcher {
     if (this.bytes >= BATCH_BYTES) this.drain();
     else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.drain);
+      setTimeout(this.drain, BATCH_MS).unref();
     }
     return true;
   }
@@ -168,6 +175,7 @@ export class LineBatcher {
 }
 
 const BATCH_BYTES = 64 * 1024;
+const BATCH_MS = 20;
 const STDOUT_MAX_BUFFER_BYTES = 16 * 1024 * 1024;
 
 /**
@@ -207,10 +215,11 @@ export function createLogs(opts: LoggingOptions): Logs {
         dropped += lines;
       }),
     );
+  const base = { service: SERVICE_NAME, service_version: SERVICE_VERSION, pid: process.pid, hostname: hostname() };
   const root = pino(
     {
       level: opts.level,
-      base: { service: SERVICE_NAME, service_version: SERVICE_VERSION, pid: process.pid, hostname: hostname() },
+      base,
       timestamp: isoTimeCached,
       formatters: { level: (label) => ({ level: label }) },
       serializers: { err: (err: unknown) => safeError(err) },
@@ -218,13 +227,28 @@ export function createLogs(opts: LoggingOptions): Logs {
     destination,
   );
   const child = (type: LogType) => root.child({ log_type: type, retention_days: RETENTION_DAYS[type] });
+  const infoOn = root.isLevelEnabled('info');
+  const line = (type: LogType) => {
+    const bindings = JSON.stringify({ ...base, log_type: type, retention_days: RETENTION_DAYS[type] }).slice(1, -1);
+    return (fields: LineFields) => {
+      let s = `{"level":"info"${isoTimeCached()},${bindings}`;
+      for (const k in fields) {
+        const v = fields[k];
+        if (v === undefined) continue;
+        // Keys are ours (literals); values may come from clients, so strings and objects are escaped.
+        s += typeof v === 'number' ? `,"${k}":${Number.isFinite(v) ? v : null}` : `,"${k}":${JSON.stringify(v)}`;
+      }
+      destination.write(`${s}}\n`);
+    };
+  };
   const key = opts.hashKey ?? randomBytes(32).toString('hex');
   const hash = (value: string) => createHmac('sha256', key).update(value).digest('hex').slice(0, 16);
   const ipCache = new Map<string, string>();
   return {
     root,
+    accessLine: infoOn ? line('access') : undefined,
+    businessLine: infoOn ? line('business') : undefined,
     service: child('service'),
-    access: child('access'),
     business: child('business'),
     payload: child('ml_payload'),
     exception: child('exception'),

@@ -32,7 +32,7 @@ export function createPredictionRecorder(opts: {
   sink?: PredictionSink;
 }): PredictionRecorder {
   const { metrics, logs, tracing, sink } = opts;
-  const businessOn = logs.business.isLevelEnabled('info');
+  const businessLine = logs.businessLine;
   const payloadOn = logs.payload.isLevelEnabled('info');
 
   const payload = (request: FastifyRequest, model: LoadedModel, text: string, p: Prediction) => {
@@ -76,8 +76,8 @@ export function createPredictionRecorder(opts: {
     },
     recordOne(request, model, text, p) {
       metrics?.predicted(model.info, p.label, p.proba, text.length);
-      if (businessOn) {
-        logs.business.info({
+      if (businessLine) {
+        businessLine({
           request_id: request.id,
           model_name: model.info.name,
           model_version: model.info.version,
@@ -97,8 +97,8 @@ export function createPredictionRecorder(opts: {
         payload(request, model, texts[i], ps[i]);
         sink?.observe(request.id, i, model, texts[i], ps[i]);
       }
-      if (businessOn) {
-        logs.business.info({
+      if (businessLine) {
+        businessLine({
           request_id: request.id,
           model_name: model.info.name,
           model_version: model.info.version,

@@ -149,3 +149,50 @@ describe('logs', () => {
     }
   });
 });
+
+describe('the per-request line writer', () => {
+  test('writes exactly what pino writes for the same fields', async () => {
+    const { createLogs } = await import('../../src/monitoring/logging.ts');
+    const capture = new LogCapture();
+    const logs = createLogs({
+      level: 'info',
+      hashKey: 'k',
+      payloadSampleRate: 0,
+      payloadMaxChars: 10,
+      destination: capture,
+    });
+    const fields = {
+      request_id: 'r-1',
+      model_name: 'msg_cls',
+      label: 'sp"am\n\u2028',
+      proba: 0.25,
+      n: Number.NaN,
+      labels: { spam: 2, ham: 1 },
+      missing: undefined,
+      ok: true,
+    };
+    logs.businessLine?.(fields);
+    logs.business.info(fields);
+    await new Promise<void>((r) => logs.flush().then(() => r()));
+    const [fast, slow] = capture.records();
+    assert.ok(fast && slow, capture.lines.join('\n'));
+    delete fast.time;
+    delete slow.time;
+    assert.deepEqual(fast, slow);
+    assert.equal(fast.n, null);
+    assert.ok(!('missing' in fast));
+  });
+
+  test('is off with the info level', async () => {
+    const { createLogs } = await import('../../src/monitoring/logging.ts');
+    const logs = createLogs({
+      level: 'warn',
+      hashKey: 'k',
+      payloadSampleRate: 0,
+      payloadMaxChars: 10,
+      destination: new LogCapture(),
+    });
+    assert.equal(logs.accessLine, undefined);
+    assert.equal(logs.businessLine, undefined);
+  });
+});

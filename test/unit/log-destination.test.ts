@@ -37,7 +37,7 @@ describe('stdout destination', () => {
     }
   });
 
-  test('the batcher writes the lines of one event-loop turn as one chunk, in order', async () => {
+  test('the batcher writes lines in order, in few chunks, soon', async () => {
     const chunks: string[] = [];
     const batcher = new LineBatcher({ write: (c: string) => chunks.push(c) > 0 });
     batcher.write('a\n');
@@ -45,7 +45,10 @@ describe('stdout destination', () => {
     assert.deepEqual(chunks, [], 'nothing written synchronously');
     await new Promise((r) => setImmediate(r));
     batcher.write('c\n');
-    await new Promise((r) => setImmediate(r));
-    assert.deepEqual(chunks, ['a\nb\n', 'c\n']);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(chunks, ['a\nb\nc\n']);
+    batcher.write('d\n');
+    await new Promise<void>((r) => batcher.flush(() => r()));
+    assert.deepEqual(chunks, ['a\nb\nc\n', 'd\n'], 'flush writes at once');
   });
 });
