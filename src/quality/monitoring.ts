@@ -68,7 +68,7 @@ export async function startModelMonitoring(
 ): Promise<ModelMonitoring> {
   const { logs, metrics } = obs;
   const sc = config.store;
-  const store = openStore(sc, (err) =>
+  const store = await openStore(sc, (err) =>
     logs.service.warn({ err: safeError(err) }, 'store: an idle database connection failed; it will be replaced'),
   );
   let health: StoreHealth | undefined;

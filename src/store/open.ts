@@ -4,21 +4,23 @@
 // and writes as soon as the database answers. Wrong credentials or a missing database stop the start.
 
 import { redactStoreUrl, type StoreConfig } from '../config.ts';
-import { openPostgresStore } from './postgres.ts';
 import { openSqliteStore } from './sqlite.ts';
 import { type Store, StoreConfigError } from './types.ts';
 
-export function openStore(
+export async function openStore(
   config: Pick<StoreConfig, 'url' | 'kind' | 'sqlitePath' | 'poolSize'>,
   onIdleError?: (err: Error) => void,
-): Store | undefined {
+): Promise<Store | undefined> {
   switch (config.kind) {
     case 'off':
       return undefined;
     case 'sqlite':
       return openSqliteStore(config.sqlitePath);
-    case 'postgres':
+    case 'postgres': {
+      // Loaded only when used: importing pg costs ~20 ms of every start-up otherwise.
+      const { openPostgresStore } = await import('./postgres.ts');
       return openPostgresStore(config.url, redactStoreUrl(config.url), { poolSize: config.poolSize, onIdleError });
+    }
   }
 }
 

@@ -54,11 +54,17 @@ export function openSqliteStore(path: string): Store {
     );
   }
 
-  const checkpointer = new Worker(new URL('./sqlite-checkpointer.js', import.meta.url), {
-    workerData: { file, intervalMs: CHECKPOINT_INTERVAL_MS },
-  });
-  checkpointer.on('error', () => undefined); // the fallback checkpoint takes over
-  checkpointer.unref();
+  // Started with the first write, not at open: booting a worker thread costs ~40 ms of CPU that the
+  // cold start does not need to pay (SQLite's fallback autocheckpoint covers the time before).
+  let checkpointer: Worker | undefined;
+  const startCheckpointer = () => {
+    if (checkpointer !== undefined || closed) return;
+    checkpointer = new Worker(new URL('./sqlite-checkpointer.js', import.meta.url), {
+      workerData: { file, intervalMs: CHECKPOINT_INTERVAL_MS },
+    });
+    checkpointer.on('error', () => undefined); // the fallback checkpoint takes over
+    checkpointer.unref();
+  };
 
   let closed = false;
   const statements = new Map<string, StatementSync>();
@@ -122,6 +128,7 @@ export function openSqliteStore(path: string): Store {
     async insertPredictions(records: readonly PredictionRecord[]) {
       alive();
       const insert = stmt(insertSql);
+      startCheckpointer();
       return transaction(() => {
         let n = 0;
         for (const r of records) n += Number(insert.run(...predictionRow(r)).changes);
@@ -134,6 +141,7 @@ export function openSqliteStore(path: string): Store {
       const unique = dedupeFeedback(items);
       const lookup = stmt(lookupSql);
       const upsert = stmt(upsertSql);
+      startCheckpointer();
       db.exec('PRAGMA synchronous = FULL');
       try {
         return transaction(() => {
@@ -218,14 +226,17 @@ export function openSqliteStore(path: string): Store {
       if (closed) return;
       closed = true;
       statements.clear();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => void checkpointer.terminate().then(() => resolve()), 2000);
-        checkpointer.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
+      const worker = checkpointer;
+      if (worker !== undefined) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => void worker.terminate().then(() => resolve()), 2000);
+          worker.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          worker.postMessage('stop');
         });
-        checkpointer.postMessage('stop');
-      });
+      }
       db.close();
     },
   };
