@@ -21,17 +21,11 @@
 // Verdicts: stable below DRIFT_MODERATE_PSI (0.1), moderate below DRIFT_PSI (0.2), drifted from it.
 
 import { binIndex } from '../model/reference.ts';
+import { TEXT_STAT_NAMES } from '../model/text-stats.ts';
 import type { ReferenceDistribution } from '../model/types.ts';
 
-export const DRIFT_FEATURES = [
-  'text_length',
-  'token_count',
-  'digit_share',
-  'upper_share',
-  'url_count',
-  'unknown_token_share',
-  'score',
-] as const;
+/** The text statistics, then the predicted positive-label probability, in this order. */
+export const DRIFT_FEATURES = [...TEXT_STAT_NAMES, 'score'] as const;
 export type DriftFeature = (typeof DRIFT_FEATURES)[number];
 
 export const EMPTY_BIN_SHARE = 1e-4;

@@ -2,6 +2,8 @@
 // implementations: SQLite (src/store/sqlite.ts, one instance) and PostgreSQL (src/store/postgres.ts,
 // shared by several instances). Both run the same versioned migrations (src/store/migrations.ts).
 
+import { TEXT_STAT_NAMES } from '../model/text-stats.ts';
+
 /** One prediction as it is stored. Never raw text: `text` is the anonymised text, or null. */
 export type PredictionRecord = {
   requestId: string;
@@ -97,12 +99,7 @@ export const PREDICTION_COLUMNS = [
   'label',
   'proba',
   'score',
-  'text_length',
-  'token_count',
-  'digit_share',
-  'upper_share',
-  'url_count',
-  'unknown_token_share',
+  ...TEXT_STAT_NAMES,
   'text',
 ] as const;
 

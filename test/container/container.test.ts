@@ -9,13 +9,12 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { parse as parseToml } from 'smol-toml';
-import { ROOT } from '../helpers/server.ts';
+import { freePort, ROOT } from '../helpers/server.ts';
 
 const run = promisify(execFile);
 const IMAGE = 'localhost/msg-cls:test';
@@ -31,17 +30,6 @@ async function podman(args: string[], timeoutMs = 120_000) {
     maxBuffer: 64 * MB,
   });
   return { stdout: stdout.trim(), stderr: stderr.trim() };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
 }
 
 const rssMb = async (field: 'VmRSS' | 'VmHWM') => {

@@ -1,6 +1,7 @@
 // Test helpers: a real service on an ephemeral loopback port, in this process or as a child process.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config.ts';
@@ -9,6 +10,18 @@ import { createObservability, type RunningServer, startServer } from '../../src/
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const DEFAULT_REGISTRY = fileURLToPath(new URL('../../models', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../bin/msg-cls.js', import.meta.url));
+
+/** A TCP port free on loopback right now (for servers that must be told their port up front). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
 
 /** Collects log lines so tests can assert on them. */
 export class LogCapture extends Writable {

@@ -16,11 +16,10 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Child, postJson, spawnServer } from '../helpers/server.ts';
+import { type Child, freePort, postJson, spawnServer } from '../helpers/server.ts';
 import {
   dashboardFiles,
   JOB,
@@ -64,17 +63,6 @@ let prometheusLog = '';
 let promUrl = '';
 let instance = '';
 let work = '';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 async function promGet<T>(path: string): Promise<T> {
   let res: Response;
