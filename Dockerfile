@@ -21,7 +21,7 @@ COPY package.json package-lock.json ./
 # --ignore-scripts: no production dependency needs an install script (swagger-ui-dist's is telemetry).
 RUN npm ci --omit=dev --ignore-scripts \
  && npm cache clean --force \
- && rm -rf /root/.npm /tmp/* \
+ && rm -rf ~/.npm /tmp/* \
  # Strip what production never loads: tests, docs, examples, type declarations, source maps, and the
  # Swagger UI bundles that /docs does not serve (it serves swagger-ui-bundle.js and swagger-ui.css).
  && find node_modules -depth -type d \( -name test -o -name tests -o -name __tests__ -o -name docs \
