@@ -26,6 +26,8 @@ export type Config = {
   watchdogModelLoadTimeoutMs: number;
   store: StoreConfig;
   feedbackToken: string | undefined;
+  /** Bearer token for /admin/* (and the other non-public endpoints); unset = open. */
+  adminToken: string | undefined;
   feedbackMaxBatch: number;
   quality: QualityConfig;
   drift: DriftConfig;
@@ -206,6 +208,12 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
       'When set, POST /feedback needs `Authorization: Bearer <token>`. Set it (as a secret) whenever the service is reachable by untrusted clients.',
   },
   {
+    name: 'ADMIN_TOKEN',
+    default: '',
+    description:
+      'When set, the admin endpoints (/admin/*) need `Authorization: Bearer <token>`. Set it (as a secret) whenever the service is reachable by untrusted clients.',
+  },
+  {
     name: 'FEEDBACK_MAX_BATCH',
     default: '1000',
     description: 'Most labels accepted in one `{"items": [...]}` feedback request.',
@@ -363,6 +371,7 @@ export function loadConfig(env: Env = process.env): Config {
       },
     },
     feedbackToken: raw('FEEDBACK_TOKEN') || undefined,
+    adminToken: raw('ADMIN_TOKEN') || undefined,
     feedbackMaxBatch: int('FEEDBACK_MAX_BATCH', 1, 100_000),
     quality: {
       windowMinutes: int('QUALITY_WINDOW_MINUTES', 1, 5_256_000),
@@ -401,6 +410,11 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(
       'FEEDBACK_TOKEN is shorter than 16 characters: use a long random secret (e.g. `openssl rand -hex 32`)',
     );
+  }
+  for (const [name, token] of [['ADMIN_TOKEN', config.adminToken]] as const) {
+    if (token !== undefined && token.length < 16) {
+      problems.push(`${name} is shorter than 16 characters: use a long random secret (e.g. \`openssl rand -hex 32\`)`);
+    }
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

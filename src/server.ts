@@ -13,7 +13,8 @@ import { createMetrics, type Metrics } from './monitoring/metrics.ts';
 import { startTracing, type Tracing, tracingRequested } from './monitoring/tracing.ts';
 import { loadWithRetry } from './monitoring/watchdog.ts';
 import { type ModelMonitoring, startModelMonitoring } from './quality/monitoring.ts';
-import { type ModelRef, resolveModel } from './registry/local.ts';
+import { createLocalRegistry } from './registry/local.ts';
+import type { ModelRef } from './registry/types.ts';
 
 /** The model could not be loaded (missing/corrupt artifact, unknown format). */
 export class ModelLoadError extends Error {
@@ -85,7 +86,8 @@ export async function loadModel(ref: ModelRef): Promise<LoadedModel> {
 export async function startServer(config: Config, obs: Observability): Promise<RunningServer> {
   const { logs, metrics } = obs;
   // Resolving first makes a wrong MODEL_NAME/MODEL_ALIAS/MODEL_REGISTRY fail before we listen.
-  const ref = await resolveModel(config.registry, config.modelName, {
+  const registry = createLocalRegistry(config.registry);
+  const ref = await registry.resolve(config.modelName, {
     alias: config.modelAlias,
     version: config.modelVersion,
   });

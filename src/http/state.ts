@@ -2,7 +2,7 @@
 // ready. One mutable object, owned by the server lifecycle (src/server.ts), read by the routes.
 
 import type { Classifier, ModelManifest } from '../model/types.ts';
-import type { ModelRef } from '../registry/local.ts';
+import type { ModelRef } from '../registry/types.ts';
 
 export type LoadedModel = {
   classifier: Classifier;

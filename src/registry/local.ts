@@ -12,29 +12,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelManifest } from '../model/types.ts';
+import type { ModelInfo, ModelRef, ModelSelector, Registry, VersionInfo } from './types.ts';
 
-export type ModelRef = {
-  name: string;
-  version: string;
-  /** The alias the version was resolved through, if any. */
-  alias: string | undefined;
-  /** Directory holding the version's artifact. */
-  dir: string;
-};
-
-export type VersionInfo = {
-  version: string;
-  created_at: string | undefined;
-  format: string | undefined;
-  aliases: string[];
-  metrics: Record<string, unknown> | undefined;
-};
-
-export type ModelInfo = {
-  name: string;
-  versions: VersionInfo[];
-  aliases: Record<string, string>;
-};
+export type { ModelInfo, ModelRef, VersionInfo } from './types.ts';
 
 export class RegistryError extends Error {
   readonly code: 'not_found' | 'invalid' | 'unreadable';
@@ -288,4 +268,28 @@ export async function deleteAlias(root: string, name: string, alias: string): Pr
 
 function sortKeys(obj: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(obj).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The local directory registry behind the Registry interface. */
+export function createLocalRegistry(root: string): Registry {
+  return {
+    kind: 'local',
+    location: root,
+    async lookup(name: string, selector: ModelSelector) {
+      const ref = await resolveModel(root, name, selector);
+      return { version: ref.version, alias: ref.alias };
+    },
+    async fetch(name: string, version: string, alias?: string) {
+      const ref = await resolveModel(root, name, { version });
+      return { ...ref, alias, origin: 'registry' as const };
+    },
+    async resolve(name: string, selector: ModelSelector) {
+      return { ...(await resolveModel(root, name, selector)), origin: 'registry' as const };
+    },
+    async list(name?: string) {
+      return name === undefined ? listModels(root) : [await describeModel(root, name)];
+    },
+    setAlias: (name, alias, version) => setAlias(root, name, alias, version),
+    deleteAlias: (name, alias) => deleteAlias(root, name, alias),
+  };
 }

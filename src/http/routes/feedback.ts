@@ -14,11 +14,11 @@
 // A prediction still in this instance's write queue is flushed to the store before the lookup, so
 // feedback right after /predict works; another instance's queue is not visible — see the detail of 404.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Logs } from '../../monitoring/logging.ts';
 import { type ModelMonitoring, StoreUnavailableError } from '../../quality/monitoring.ts';
 import type { FeedbackItem } from '../../store/types.ts';
+import { requireBearer } from '../auth.ts';
 import { errorSchema, HttpError } from '../errors.ts';
 import type { ServiceState } from '../state.ts';
 
@@ -59,8 +59,6 @@ const resultSchema = {
   required: ['request_id', 'index', 'label', 'status'],
 } as const;
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
 export function feedbackRoutes(
   app: FastifyInstance,
   state: ServiceState,
@@ -68,23 +66,7 @@ export function feedbackRoutes(
   logs: Logs,
   opts: FeedbackOptions,
 ): void {
-  const expected = opts.token === undefined ? undefined : digest(opts.token);
-  const authorize = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => {
-    if (expected === undefined) return done();
-    const header = request.headers.authorization;
-    const m = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (m && timingSafeEqual(digest(m[1]), expected)) return done();
-    reply.header('www-authenticate', 'Bearer realm="msg-cls feedback"');
-    done(
-      new HttpError(
-        401,
-        'unauthorized',
-        m
-          ? 'the Bearer token is not the one configured (FEEDBACK_TOKEN): send the right token'
-          : 'feedback needs a token: send the header Authorization: Bearer <FEEDBACK_TOKEN>',
-      ),
-    );
-  };
+  const authorize = requireBearer(opts.token, { variable: 'FEEDBACK_TOKEN', realm: 'msg-cls feedback' });
 
   app.post<{ Body: FeedbackBody }>(
     '/feedback',
