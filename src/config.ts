@@ -31,6 +31,22 @@ export type Config = {
   feedbackMaxBatch: number;
   quality: QualityConfig;
   drift: DriftConfig;
+  rollout: RolloutConfig;
+};
+
+/** Two versions at once (src/rollout): which one answers whom, and when the challenger is judged. */
+export type RolloutConfig = {
+  mode: 'off' | 'shadow' | 'canary' | 'ab';
+  /** Alias of the second version; undefined: no challenger. */
+  challengerAlias: string | undefined;
+  canaryPercent: number;
+  abSplit: number;
+  /** `ip` or `header:<name>`: the key of a request without X-User-Id. */
+  key: string;
+  salt: string;
+  shadowQueueSize: number;
+  guard: { maxErrorRatio: number; maxP95Ms: number; minRequests: number };
+  verdict: { minLabels: number; maxLatencyRatio: number; alpha: number };
 };
 
 /** Where predictions and feedback are kept (src/store), and how they are written and expired. */
@@ -254,6 +270,74 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     description: 'PSI from which a feature is reported as moderately drifted.',
   },
   { name: 'DRIFT_PSI', default: '0.2', description: 'PSI from which a feature is reported as drifted.' },
+  {
+    name: 'ROLLOUT_MODE',
+    default: 'off',
+    description:
+      'Two versions at once: `off` (champion only), `shadow` (the challenger also scores every text, off the response path), `canary` (CANARY_PERCENT of users get the challenger) or `ab` (AB_SPLIT percent do).',
+  },
+  {
+    name: 'CHALLENGER_ALIAS',
+    default: '',
+    description:
+      'Alias of the second version (e.g. `challenger`); needed when ROLLOUT_MODE is not off. The service follows it as it follows MODEL_ALIAS.',
+  },
+  {
+    name: 'CANARY_PERCENT',
+    default: '10',
+    description: 'Canary: percent of users (0–100, two decimals) answered by the challenger.',
+  },
+  { name: 'AB_SPLIT', default: '50', description: 'A/B: percent of users (0–100) answered by the challenger.' },
+  {
+    name: 'ROLLOUT_KEY',
+    default: 'ip',
+    description:
+      'What keeps a request without `X-User-Id` on one version: `ip` (the client IP) or `header:<name>` (e.g. `header:X-Session-Id`).',
+  },
+  {
+    name: 'ROLLOUT_SALT',
+    default: 'msg-cls',
+    description: 'Salt of the assignment hash; the same on every instance. Change it to reshuffle users.',
+  },
+  {
+    name: 'SHADOW_QUEUE_SIZE',
+    default: '1000',
+    description:
+      'Shadow: texts waiting for the challenger, at most; beyond it they are dropped and counted (msgcls_rollout_shadow_dropped_total).',
+  },
+  {
+    name: 'GUARD_MAX_ERROR_RATIO',
+    default: '0.05',
+    description:
+      'Canary/A-B guard: the challenger is taken out of traffic (weight 0) when its error ratio goes above this.',
+  },
+  {
+    name: 'GUARD_MAX_P95_MS',
+    default: '250',
+    description: 'Canary/A-B guard: …or when its p95 inference time goes above this many milliseconds.',
+  },
+  {
+    name: 'GUARD_MIN_REQUESTS',
+    default: '100',
+    description: 'The guard and the verdict judge errors and latency only after this many challenger calls.',
+  },
+  {
+    name: 'VERDICT_MIN_LABELS',
+    default: '200',
+    description:
+      'The verdict judges quality only with this many feedback labels per version; fewer is "not enough data".',
+  },
+  {
+    name: 'VERDICT_MAX_LATENCY_RATIO',
+    default: '2',
+    description:
+      "The verdict says rollback when the challenger's p95 inference time is above this multiple of the champion's.",
+  },
+  {
+    name: 'VERDICT_ALPHA',
+    default: '0.05',
+    description: 'Significance level of the verdict’s two-proportion z-tests (quality and errors).',
+  },
 ];
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -334,6 +418,33 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push(`LOG_LEVEL=${JSON.stringify(logLevel)} is not valid: use one of ${[...LOG_LEVELS].join(', ')}`);
   }
 
+  const percent = (varName: string): number => {
+    const s = raw(varName);
+    const n = Number(s);
+    if (s === '' || !Number.isFinite(n) || n < 0 || n > 100) {
+      problems.push(`${varName}=${JSON.stringify(s)} is not valid: set it to a percent from 0 to 100, such as 10`);
+      return 0;
+    }
+    return n;
+  };
+  const rolloutMode = raw('ROLLOUT_MODE').toLowerCase();
+  if (!['off', 'shadow', 'canary', 'ab'].includes(rolloutMode)) {
+    problems.push(`ROLLOUT_MODE=${JSON.stringify(rolloutMode)} is not valid: use off, shadow, canary or ab`);
+  }
+  const challengerAlias = raw('CHALLENGER_ALIAS') ? name('CHALLENGER_ALIAS') : undefined;
+  const rolloutKey = raw('ROLLOUT_KEY');
+  if (rolloutKey !== 'ip' && !/^header:[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(rolloutKey)) {
+    problems.push(
+      `ROLLOUT_KEY=${JSON.stringify(rolloutKey)} is not valid: use ip or header:<name>, such as header:X-Session-Id`,
+    );
+  }
+  const maxP95 = Number(raw('GUARD_MAX_P95_MS'));
+  if (!Number.isFinite(maxP95) || maxP95 <= 0) {
+    problems.push(
+      `GUARD_MAX_P95_MS=${JSON.stringify(raw('GUARD_MAX_P95_MS'))} is not valid: set it to milliseconds above 0, such as 250`,
+    );
+  }
+
   const config: Config = {
     port: int('PORT', 0, 65535),
     host: raw('HOST'),
@@ -385,7 +496,36 @@ export function loadConfig(env: Env = process.env): Config {
       moderate: positive('DRIFT_MODERATE_PSI'),
       drifted: positive('DRIFT_PSI'),
     },
+    rollout: {
+      mode: rolloutMode as RolloutConfig['mode'],
+      challengerAlias,
+      canaryPercent: percent('CANARY_PERCENT'),
+      abSplit: percent('AB_SPLIT'),
+      key: rolloutKey,
+      salt: raw('ROLLOUT_SALT'),
+      shadowQueueSize: int('SHADOW_QUEUE_SIZE', 1, 1_000_000),
+      guard: {
+        maxErrorRatio: ratio('GUARD_MAX_ERROR_RATIO'),
+        maxP95Ms: maxP95,
+        minRequests: int('GUARD_MIN_REQUESTS', 1, 100_000_000),
+      },
+      verdict: {
+        minLabels: int('VERDICT_MIN_LABELS', 1, 100_000_000),
+        maxLatencyRatio: positive('VERDICT_MAX_LATENCY_RATIO'),
+        alpha: ratio('VERDICT_ALPHA'),
+      },
+    },
   };
+  if (config.rollout.mode !== 'off' && challengerAlias === undefined) {
+    problems.push(
+      `ROLLOUT_MODE=${config.rollout.mode} needs a challenger: set CHALLENGER_ALIAS (e.g. challenger) to the alias of the second version, or ROLLOUT_MODE=off`,
+    );
+  }
+  if (challengerAlias !== undefined && challengerAlias === config.modelAlias) {
+    problems.push(
+      `CHALLENGER_ALIAS=${challengerAlias} is MODEL_ALIAS too: the challenger must be another alias (e.g. challenger)`,
+    );
+  }
   if (config.watchdogEventLoopLimitMs > 0 && config.watchdogEventLoopLimitMs < 100) {
     problems.push(
       `WATCHDOG_EVENT_LOOP_LIMIT_MS=${config.watchdogEventLoopLimitMs} is too small: a garbage-collection pause could trip it; use at least 100, or 0 to turn the watchdog off`,

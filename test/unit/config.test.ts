@@ -121,3 +121,30 @@ describe('loadConfig', () => {
     );
   });
 });
+
+describe('rollout configuration', () => {
+  test('defaults: off, no challenger', () => {
+    const c = loadConfig({});
+    assert.equal(c.rollout.mode, 'off');
+    assert.equal(c.rollout.challengerAlias, undefined);
+    assert.equal(c.rollout.canaryPercent, 10);
+    assert.equal(c.rollout.key, 'ip');
+  });
+
+  test('a mode without a challenger, a bad key or a percent out of range is refused with the fix', () => {
+    assert.throws(() => loadConfig({ ROLLOUT_MODE: 'canary' }), /needs a challenger: set CHALLENGER_ALIAS/);
+    assert.throws(() => loadConfig({ ROLLOUT_MODE: 'blue-green' }), /use off, shadow, canary or ab/);
+    assert.throws(() => loadConfig({ CHALLENGER_ALIAS: 'champion' }), /must be another alias/);
+    assert.throws(() => loadConfig({ CANARY_PERCENT: '150' }), /percent from 0 to 100/);
+    assert.throws(() => loadConfig({ ROLLOUT_KEY: 'cookie:sid' }), /use ip or header:<name>/);
+    assert.throws(() => loadConfig({ GUARD_MAX_P95_MS: '0' }), /milliseconds above 0/);
+    const c = loadConfig({
+      ROLLOUT_MODE: 'ab',
+      CHALLENGER_ALIAS: 'challenger',
+      AB_SPLIT: '12.5',
+      ROLLOUT_KEY: 'header:X-Session-Id',
+    });
+    assert.equal(c.rollout.abSplit, 12.5);
+    assert.equal(c.rollout.challengerAlias, 'challenger');
+  });
+});
