@@ -15,6 +15,7 @@ import { loadWithRetry } from './monitoring/watchdog.ts';
 import { type ModelMonitoring, startModelMonitoring } from './quality/monitoring.ts';
 import { createLocalRegistry } from './registry/local.ts';
 import type { ModelRef } from './registry/types.ts';
+import type { Role } from './rollout/assign.ts';
 
 /** The model could not be loaded (missing/corrupt artifact, unknown format). */
 export class ModelLoadError extends Error {
@@ -66,13 +67,13 @@ const WARM_UP_TEXTS = [
   'Réunion déplacée à jeudi — merci de confirmer. 会议改到星期四。',
 ];
 
-export async function loadModel(ref: ModelRef): Promise<LoadedModel> {
+export async function loadModel(ref: ModelRef, role: Role = 'champion'): Promise<LoadedModel> {
   return trace.getTracer('msg-cls').startActiveSpan('model.load', async (span) => {
     span.setAttributes({ 'model.name': ref.name, 'model.version': ref.version, 'model.alias': ref.alias ?? '' });
     try {
       const { classifier, manifest } = await loadClassifier(ref.dir);
       for (let i = 0; i < 200; i++) classifier.predict(WARM_UP_TEXTS[i % WARM_UP_TEXTS.length]);
-      return { classifier, manifest, ref, loadedAt: new Date(), info: { name: ref.name, version: ref.version } };
+      return { classifier, manifest, ref, loadedAt: new Date(), info: { name: ref.name, version: ref.version, role } };
     } catch (err) {
       span.recordException(err as Error);
       span.setStatus({ code: SpanStatusCode.ERROR });

@@ -19,7 +19,10 @@ ${MODEL_OPTIONS_HELP}`,
     const sel = modelSelection(values);
     const ref = await resolveModel(sel.registry, sel.name, { alias: sel.alias, version: sel.version });
     const model = await loadModel(ref);
-    const predict = (text: string) => ({ ...model.classifier.predict(text), model: model.info });
+    const predict = (text: string) => ({
+      ...model.classifier.predict(text),
+      model: { name: model.info.name, version: model.info.version },
+    });
     if (positionals[0] !== '-') {
       if (positionals[0].trim() === '') throw new UsageError('TEXT is empty: give a non-empty text');
       printJson(predict(positionals[0]));

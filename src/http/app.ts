@@ -5,12 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import type { Config } from '../config.ts';
+import { type Config, loadConfig } from '../config.ts';
 import { type Logs, safeError } from '../monitoring/logging.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
 import { createPredictionRecorder } from '../monitoring/predictions.ts';
 import type { Tracing } from '../monitoring/tracing.ts';
 import type { ModelMonitoring } from '../quality/monitoring.ts';
+import { createDataPlane } from '../serving/dataplane.ts';
 import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
 import { type Limits, sendError, toErrorResponse } from './errors.ts';
 import { instrument } from './instrument.ts';
@@ -19,11 +20,12 @@ import { feedbackRoutes } from './routes/feedback.ts';
 import { healthRoutes } from './routes/health.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { predictRoutes } from './routes/predict.ts';
+import { v2Routes } from './routes/v2.ts';
 import type { ServiceState } from './state.ts';
 
 export type AppOptions = {
   config: Pick<Config, 'maxBatch' | 'maxTextChars' | 'maxBodyBytes' | 'keepAliveTimeoutMs' | 'trustProxy'> &
-    Partial<Pick<Config, 'feedbackToken' | 'feedbackMaxBatch' | 'store'>>;
+    Partial<Pick<Config, 'feedbackToken' | 'feedbackMaxBatch' | 'store' | 'rollout'>>;
   state: ServiceState;
   logs: Logs;
   /** Prometheus metrics; /metrics is not served when absent (METRICS_ENABLED=false). */
@@ -145,7 +147,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     tracing: opts.tracing,
     sink: monitoring?.sink,
   });
-  predictRoutes(app, state, recorder, config);
+  const dataPlane = createDataPlane({
+    state,
+    recorder,
+    rollout: config.rollout ?? loadConfig({}).rollout,
+    logs: opts.logs,
+    metrics: opts.metrics,
+  });
+  predictRoutes(app, dataPlane, config);
+  v2Routes(app, dataPlane, config, opts.logs);
   feedbackRoutes(app, state, monitoring, opts.logs, {
     maxBatch: config.feedbackMaxBatch ?? 1000,
     token: config.feedbackToken,

@@ -3,14 +3,18 @@
 
 import type { Classifier, ModelManifest } from '../model/types.ts';
 import type { ModelRef } from '../registry/types.ts';
+import type { Role } from '../rollout/assign.ts';
 
 export type LoadedModel = {
   classifier: Classifier;
   manifest: ModelManifest;
   ref: ModelRef;
   loadedAt: Date;
-  /** `{name, version}` as the API returns it; built once per load, not per request. */
-  info: { name: string; version: string };
+  /**
+   * `{name, version, role}` as the API returns it; built once per load, not per request. The role is
+   * the slot's: champion, challenger (canary/A-B) or shadow (scores texts off the response path).
+   */
+  info: { name: string; version: string; role: Role };
 };
 
 export type Phase = 'starting' | 'ready' | 'stopping';
@@ -20,9 +24,17 @@ export type ServiceState = {
   /** Why the service is not ready (shown by /health and /ready while phase !== 'ready'). */
   reason: string;
   model: LoadedModel | undefined;
+  /** The second version of a rollout (CHALLENGER_ALIAS), when one is loaded. */
+  challenger: LoadedModel | undefined;
   startedAt: number;
 };
 
 export function createState(): ServiceState {
-  return { phase: 'starting', reason: 'model is loading', model: undefined, startedAt: Date.now() };
+  return {
+    phase: 'starting',
+    reason: 'model is loading',
+    model: undefined,
+    challenger: undefined,
+    startedAt: Date.now(),
+  };
 }

@@ -21,7 +21,8 @@ export const PROBABILITY_BUCKETS = [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', '_OTHER'];
 const METHOD_INDEX = new Map(METHODS.map((m, i) => [m, i]));
 
-export type ModelLabels = { name: string; version: string };
+/** A loaded model's labels; `role` (champion, challenger, shadow) is its part in a rollout. */
+export type ModelLabels = { name: string; version: string; role?: string };
 
 type HttpCells = { duration: HistogramCell; requestSize: HistogramCell; responseSize: HistogramCell };
 type PredictionCells = { count: CounterCell; probability: HistogramCell };
@@ -129,7 +130,8 @@ export function createMetrics(sources: MetricSources = { droppedLogLines: () => 
     registry,
   });
 
-  const modelLabels = ['model_name', 'model_version'] as const;
+  // `role` has three values at most (champion, challenger, shadow): cardinality stays bounded.
+  const modelLabels = ['model_name', 'model_version', 'role'] as const;
   const predictions = new FastCounter({
     name: 'msgcls_predictions_total',
     help: 'Predictions made, by model version and predicted label.',
@@ -165,10 +167,12 @@ export function createMetrics(sources: MetricSources = { droppedLogLines: () => 
   }).cell();
   const modelInfo = new Gauge({
     name: 'msgcls_model_info',
-    help: 'The model being served (value 1), with its name, version, alias and load time.',
-    labelNames: ['model_name', 'model_version', 'model_alias', 'loaded_at'],
+    help: 'The models being served (value 1), with name, version, alias, role (champion, challenger, shadow) and load time.',
+    labelNames: ['model_name', 'model_version', 'model_alias', 'loaded_at', 'role'],
     registers: [registry],
   });
+  // One series per role: loading a challenger must not erase the champion's.
+  const infoByRole = new Map<string, Record<string, string>>();
   const modelLoads = new Counter({
     name: 'msgcls_model_load_total',
     help: 'Model loads, by result (success or failure).',
@@ -189,8 +193,8 @@ export function createMetrics(sources: MetricSources = { droppedLogLines: () => 
     if (c === undefined) {
       c = {
         labels: new Map(),
-        duration: inference.cell(model.name, model.version),
-        batch: batchSize.cell(model.name, model.version),
+        duration: inference.cell(model.name, model.version, model.role ?? 'champion'),
+        batch: batchSize.cell(model.name, model.version, model.role ?? 'champion'),
       };
       modelCells.set(model, c);
     }
@@ -231,8 +235,8 @@ export function createMetrics(sources: MetricSources = { droppedLogLines: () => 
       let c = byLabel.get(label);
       if (c === undefined) {
         c = {
-          count: predictions.cell(model.name, model.version, label),
-          probability: probability.cell(model.name, model.version, label),
+          count: predictions.cell(model.name, model.version, model.role ?? 'champion', label),
+          probability: probability.cell(model.name, model.version, model.role ?? 'champion', label),
         };
         byLabel.set(label, c);
       }
@@ -247,14 +251,24 @@ export function createMetrics(sources: MetricSources = { droppedLogLines: () => 
     },
     modelLoaded(model, details) {
       modelLoads.labels('success').inc();
-      modelInfo.reset();
-      modelInfo.labels(model.name, model.version, details.alias ?? '', details.loadedAt.toISOString()).set(1);
+      const role = model.role ?? 'champion';
+      const previous = infoByRole.get(role);
+      if (previous) modelInfo.remove(previous);
+      const labels = {
+        model_name: model.name,
+        model_version: model.version,
+        model_alias: details.alias ?? '',
+        loaded_at: details.loadedAt.toISOString(),
+        role,
+      };
+      infoByRole.set(role, labels);
+      modelInfo.labels(labels).set(1);
       const byLabel = cellsFor(model).labels;
       for (const label of details.labels) {
         if (!byLabel.has(label)) {
           byLabel.set(label, {
-            count: predictions.cell(model.name, model.version, label),
-            probability: probability.cell(model.name, model.version, label),
+            count: predictions.cell(model.name, model.version, model.role ?? 'champion', label),
+            probability: probability.cell(model.name, model.version, model.role ?? 'champion', label),
           });
         }
       }

@@ -16,11 +16,14 @@ export type PredictionRecorder = {
   /** Classifies a batch in order as one inference. */
   predictMany(model: LoadedModel, texts: string[]): Prediction[];
   /** Records what was predicted for the request: metrics, business and payload logs. */
-  recordOne(request: FastifyRequest, model: LoadedModel, text: string, p: Prediction): void;
-  recordMany(request: FastifyRequest, model: LoadedModel, texts: string[], ps: Prediction[]): void;
+  recordOne(request: RequestLike, model: LoadedModel, text: string, p: Prediction): void;
+  recordMany(request: RequestLike, model: LoadedModel, texts: string[], ps: Prediction[]): void;
 };
 
-function userIdHash(request: FastifyRequest, logs: Logs): string | undefined {
+/** What recording needs of a request (a shadow prediction is recorded after its request ended). */
+export type RequestLike = Pick<FastifyRequest, 'id' | 'headers'>;
+
+function userIdHash(request: RequestLike, logs: Logs): string | undefined {
   const user = request.headers['x-user-id'];
   return typeof user === 'string' && user !== '' ? logs.hash(user) : undefined;
 }
@@ -35,12 +38,13 @@ export function createPredictionRecorder(opts: {
   const businessLine = logs.businessLine;
   const payloadOn = logs.payload.isLevelEnabled('info');
 
-  const payload = (request: FastifyRequest, model: LoadedModel, text: string, p: Prediction) => {
+  const payload = (request: RequestLike, model: LoadedModel, text: string, p: Prediction) => {
     if (payloadOn && logs.samplePayload()) {
       logs.payload.info({
         request_id: request.id,
         model_name: model.info.name,
         model_version: model.info.version,
+        model_role: model.info.role,
         label: p.label,
         proba: p.proba,
         chars: text.length,
@@ -55,7 +59,12 @@ export function createPredictionRecorder(opts: {
       ? inSpan(
           tracing.tracer,
           'inference',
-          { 'model.name': model.info.name, 'model.version': model.info.version, 'batch.size': n },
+          {
+            'model.name': model.info.name,
+            'model.version': model.info.version,
+            'model.role': model.info.role,
+            'batch.size': n,
+          },
           fn,
         )
       : fn();
@@ -81,6 +90,7 @@ export function createPredictionRecorder(opts: {
           request_id: request.id,
           model_name: model.info.name,
           model_version: model.info.version,
+          model_role: model.info.role,
           label: p.label,
           proba: p.proba,
           user_id_hash: userIdHash(request, logs),
@@ -102,6 +112,7 @@ export function createPredictionRecorder(opts: {
           request_id: request.id,
           model_name: model.info.name,
           model_version: model.info.version,
+          model_role: model.info.role,
           batch_size: ps.length,
           labels,
           user_id_hash: userIdHash(request, logs),

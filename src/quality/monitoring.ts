@@ -48,6 +48,8 @@ export type ModelMonitoring = {
   readonly sink: PredictionSink;
   /** The drift window of the model being served, as a report (undefined before a model is loaded). */
   drift(): DriftReport | undefined;
+  /** The drift window of a rollout's challenger (or shadow) version. */
+  challengerDrift(): DriftReport | undefined;
   /** A model was loaded: drift is measured against its reference from now on. */
   useModel(model: LoadedModel): void;
   /** Records labels, durably; flushes this instance's queue first when a prediction is still in it. */
@@ -138,7 +140,16 @@ export async function startModelMonitoring(
   const features = new Float64Array(DRIFT_FEATURES.length);
   let driftModel: LoadedModel | undefined;
   const storeText = sc.storeText;
+  // A rollout's second version (challenger or shadow) has its own window: one window per role, so
+  // that canary traffic does not restart the champion's window at every request.
+  let secondModel: LoadedModel | undefined;
+  let secondDrift: DriftWindow | undefined;
   const useModel = (model: LoadedModel) => {
+    if (model.info.role !== 'champion') {
+      secondModel = model;
+      secondDrift = createDriftWindow(model.info, model.manifest.reference ?? {}, config.drift);
+      return;
+    }
     driftModel = model;
     drift = createDriftWindow(model.info, model.manifest.reference ?? {}, config.drift);
   };
@@ -167,7 +178,8 @@ export async function startModelMonitoring(
       }
       const score = p.probabilities[classifier.positiveLabel] ?? Number.NaN;
       const now = Date.now();
-      if (model !== driftModel) useModel(model);
+      const champion = model.info.role === 'champion';
+      if (model !== (champion ? driftModel : secondModel)) useModel(model);
       features[0] = stats.text_length;
       features[1] = stats.token_count;
       features[2] = stats.digit_share;
@@ -175,8 +187,9 @@ export async function startModelMonitoring(
       features[4] = stats.url_count;
       features[5] = stats.unknown_token_share;
       features[6] = score;
-      drift?.observe(features, now);
-      if (writer) {
+      (champion ? drift : secondDrift)?.observe(features, now);
+      // Shadow predictions are not stored: they share the request id of the champion's answer.
+      if (writer && model.info.role !== 'shadow') {
         const record: PredictionRecord = {
           requestId,
           index,
@@ -207,6 +220,7 @@ export async function startModelMonitoring(
     retention,
     sink,
     drift: () => drift?.report(Date.now()),
+    challengerDrift: () => secondDrift?.report(Date.now()),
     useModel,
 
     async submitFeedback(items) {

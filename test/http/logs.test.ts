@@ -119,7 +119,7 @@ describe('logs', () => {
       manifest: {} as never,
       ref: { name: 'broken', version: '1', alias: undefined, dir: '/nowhere' },
       loadedAt: new Date(),
-      info: { name: 'broken', version: '1' },
+      info: { name: 'broken', version: '1', role: 'champion' },
     };
     state.phase = 'ready';
     const app = await buildApp({

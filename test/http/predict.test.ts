@@ -19,7 +19,7 @@ describe('POST /predict', () => {
     assert.deepEqual(Object.keys(res.json.probabilities).sort(), ['ham', 'spam']);
     assert.ok(Math.abs(res.json.probabilities.spam + res.json.probabilities.ham - 1) < 1e-9);
     assert.equal(res.json.proba, res.json.probabilities[res.json.label]);
-    assert.deepEqual(res.json.model, { name: 'msg_cls', version: server.state.model?.ref.version });
+    assert.deepEqual(res.json.model, { name: 'msg_cls', version: server.state.model?.ref.version, role: 'champion' });
     assert.match(res.json.request_id, /^[0-9a-f-]{36}$/);
     assert.equal(res.headers.get('x-request-id'), res.json.request_id);
   });

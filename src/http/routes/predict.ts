@@ -1,9 +1,9 @@
-// POST /predict — the hot path. One text or a batch in, label + probabilities out.
+// POST /predict — the hot path. One text or a batch in, label + probabilities out. A thin protocol
+// layer: routing to a version, predicting and recording are the data plane's (src/serving/dataplane.ts).
 
 import type { FastifyInstance } from 'fastify';
-import type { PredictionRecorder } from '../../monitoring/predictions.ts';
+import type { DataPlane } from '../../serving/dataplane.ts';
 import { errorSchema, HttpError } from '../errors.ts';
-import type { ServiceState } from '../state.ts';
 
 export type PredictOptions = { maxBatch: number; maxTextChars: number };
 
@@ -25,18 +25,21 @@ const predictionSchema = {
 
 const modelSchema = {
   type: 'object',
-  properties: { name: { type: 'string' }, version: { type: 'string' } },
+  properties: {
+    name: { type: 'string' },
+    version: { type: 'string' },
+    role: {
+      type: 'string',
+      enum: ['champion', 'challenger'],
+      description: 'Which version of a rollout answered: the champion, or the challenger (canary, A/B).',
+    },
+  },
   required: ['name', 'version'],
 } as const;
 
 const NON_SPACE = /\S/;
 
-export function predictRoutes(
-  app: FastifyInstance,
-  state: ServiceState,
-  recorder: PredictionRecorder,
-  opts: PredictOptions,
-): void {
+export function predictRoutes(app: FastifyInstance, dp: DataPlane, opts: PredictOptions): void {
   const text = { type: 'string', minLength: 1, maxLength: opts.maxTextChars } as const;
   app.post<{ Body: PredictBody }>(
     '/predict',
@@ -75,14 +78,7 @@ export function predictRoutes(
       },
     },
     (request) => {
-      const model = state.model;
-      if (model === undefined || state.phase === 'starting') {
-        throw new HttpError(
-          503,
-          'not_ready',
-          `the model is not loaded yet (${state.reason}); retry shortly or poll /ready`,
-        );
-      }
+      const model = dp.route(request);
       const body = request.body;
       if (body.text !== undefined) {
         if (body.texts !== undefined) {
@@ -91,8 +87,7 @@ export function predictRoutes(
         if (!NON_SPACE.test(body.text)) {
           throw new HttpError(400, 'empty_text', 'body.text has no visible characters: send a non-empty text');
         }
-        const p = recorder.predictOne(model, body.text);
-        recorder.recordOne(request, model, body.text, p);
+        const p = dp.one(request, model, body.text);
         return {
           label: p.label,
           proba: p.proba,
@@ -108,8 +103,7 @@ export function predictRoutes(
             throw new HttpError(400, 'empty_text', `body.texts.${i} has no visible characters: send non-empty texts`);
           }
         }
-        const predictions = recorder.predictMany(model, texts);
-        recorder.recordMany(request, model, texts, predictions);
+        const predictions = dp.many(request, model, texts);
         return { predictions, model: model.info, request_id: request.id };
       }
       throw new HttpError(
