@@ -8,10 +8,19 @@ import { doctorCommand } from './doctor.ts';
 import { evalCommand } from './eval.ts';
 import { modelsCommand } from './models.ts';
 import { predictCommand } from './predict.ts';
+import { rolloutCommand } from './rollout.ts';
 import { serveCommand } from './serve.ts';
 import { trainCommand } from './train.ts';
 
-const COMMANDS: Command[] = [serveCommand, trainCommand, evalCommand, predictCommand, modelsCommand, doctorCommand];
+const COMMANDS: Command[] = [
+  serveCommand,
+  trainCommand,
+  evalCommand,
+  predictCommand,
+  modelsCommand,
+  rolloutCommand,
+  doctorCommand,
+];
 
 function mainHelp(): string {
   return `msg-cls ${SERVICE_VERSION} — serve a text classifier with health checks and observability built in.

@@ -16,16 +16,18 @@ import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
 import { type Limits, sendError, toErrorResponse } from './errors.ts';
 import { instrument } from './instrument.ts';
 import { docsRoutes } from './openapi.ts';
+import { adminRoutes, type ModelControl } from './routes/admin.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { healthRoutes } from './routes/health.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { predictRoutes } from './routes/predict.ts';
+import { rolloutRoutes } from './routes/rollout.ts';
 import { v2Routes } from './routes/v2.ts';
 import type { ServiceState } from './state.ts';
 
 export type AppOptions = {
   config: Pick<Config, 'maxBatch' | 'maxTextChars' | 'maxBodyBytes' | 'keepAliveTimeoutMs' | 'trustProxy'> &
-    Partial<Pick<Config, 'feedbackToken' | 'feedbackMaxBatch' | 'store' | 'rollout'>>;
+    Partial<Pick<Config, 'feedbackToken' | 'feedbackMaxBatch' | 'store' | 'rollout' | 'adminToken' | 'drift'>>;
   state: ServiceState;
   logs: Logs;
   /** Prometheus metrics; /metrics is not served when absent (METRICS_ENABLED=false). */
@@ -33,6 +35,8 @@ export type AppOptions = {
   tracing?: Tracing;
   /** Prediction log, feedback, online quality and drift; /feedback and /monitoring answer 503 without it. */
   monitoring?: ModelMonitoring;
+  /** Hot swap: POST /admin/reload and the reload state in /health (absent: no /admin/reload). */
+  models?: ModelControl;
 };
 
 // A caller's X-Request-Id is kept only if it is a plausible id: it ends up in logs and headers.
@@ -147,22 +151,26 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     tracing: opts.tracing,
     sink: monitoring?.sink,
   });
+  const rolloutConfig = config.rollout ?? loadConfig({}).rollout;
   const dataPlane = createDataPlane({
     state,
     recorder,
-    rollout: config.rollout ?? loadConfig({}).rollout,
+    rollout: rolloutConfig,
     logs: opts.logs,
     metrics: opts.metrics,
   });
   predictRoutes(app, dataPlane, config);
   v2Routes(app, dataPlane, config, opts.logs);
+  rolloutRoutes(app, dataPlane, monitoring, rolloutConfig, config.drift?.drifted ?? 0.2);
   feedbackRoutes(app, state, monitoring, opts.logs, {
     maxBatch: config.feedbackMaxBatch ?? 1000,
     token: config.feedbackToken,
     flushMs: config.store?.flushMs ?? 200,
   });
   monitoringRoutes(app, monitoring);
-  healthRoutes(app, state, monitoring && (() => monitoring.summary()));
+  const models = opts.models;
+  healthRoutes(app, state, monitoring && (() => monitoring.summary()), models && (() => models.status()));
+  adminRoutes(app, state, opts.models, config.adminToken);
   app.get('/version', { schema: { summary: 'Service and model version', response: { 200: versionSchema } } }, () => ({
     name: SERVICE_NAME,
     version: SERVICE_VERSION,

@@ -15,6 +15,10 @@ export type LoadedModel = {
    * the slot's: champion, challenger (canary/A-B) or shadow (scores texts off the response path).
    */
   info: { name: string; version: string; role: Role };
+  /** Requests using this model right now (acquireModel/releaseModel). */
+  inFlight: number;
+  /** Set when the model was swapped out while requests still held it: runs after the last one. */
+  onIdle: (() => void) | undefined;
 };
 
 export type Phase = 'starting' | 'ready' | 'stopping';
@@ -23,6 +27,7 @@ export type ServiceState = {
   phase: Phase;
   /** Why the service is not ready (shown by /health and /ready while phase !== 'ready'). */
   reason: string;
+  /** The model serving now; a hot swap replaces it (src/model/slot.ts). Read it once per request. */
   model: LoadedModel | undefined;
   /** The second version of a rollout (CHALLENGER_ALIAS), when one is loaded. */
   challenger: LoadedModel | undefined;
@@ -37,4 +42,18 @@ export function createState(): ServiceState {
     challenger: undefined,
     startedAt: Date.now(),
   };
+}
+
+/**
+ * Marks a model as used by one more request. A request that acquired a model finishes on it even
+ * when a newer version is swapped in meanwhile; pair every call with releaseModel (in a finally).
+ */
+export function acquireModel(model: LoadedModel): LoadedModel {
+  model.inFlight++;
+  return model;
+}
+
+/** The request is done with the model; the last request on a swapped-out model releases it. */
+export function releaseModel(model: LoadedModel): void {
+  if (--model.inFlight === 0 && model.onIdle !== undefined) model.onIdle();
 }

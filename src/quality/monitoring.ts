@@ -13,7 +13,7 @@ import { migrateAtStart, openStore } from '../store/open.ts';
 import { createRetention, type Retention } from '../store/retention.ts';
 import type { FeedbackItem, FeedbackOutcome, PredictionRecord, Store } from '../store/types.ts';
 import { createStoreWriter, type StoreWriter } from '../store/writer.ts';
-import { createDriftWindow, DRIFT_FEATURES, type DriftReport, type DriftWindow } from './drift.ts';
+import { createModelDrift, DRIFT_FEATURES, type DriftReport, type DriftWindow } from './drift.ts';
 import { type QualityMetricEvents, registerQualityMetrics } from './metrics.ts';
 import { createQualityMonitor, type QualityMonitor } from './online.ts';
 
@@ -50,7 +50,10 @@ export type ModelMonitoring = {
   drift(): DriftReport | undefined;
   /** The drift window of a rollout's challenger (or shadow) version. */
   challengerDrift(): DriftReport | undefined;
-  /** A model was loaded: drift is measured against its reference from now on. */
+  /**
+   * A model version now serves (at start, or after a hot swap) in its role: drift is measured on its
+   * predictions only, against the reference it ships or one built from its first predictions.
+   */
   useModel(model: LoadedModel): void;
   /** Records labels, durably; flushes this instance's queue first when a prediction is still in it. */
   submitFeedback(items: readonly FeedbackItem[]): Promise<FeedbackOutcome>;
@@ -147,11 +150,11 @@ export async function startModelMonitoring(
   const useModel = (model: LoadedModel) => {
     if (model.info.role !== 'champion') {
       secondModel = model;
-      secondDrift = createDriftWindow(model.info, model.manifest.reference ?? {}, config.drift);
+      secondDrift = createModelDrift(model.info, model.manifest.reference, config.drift);
       return;
     }
     driftModel = model;
-    drift = createDriftWindow(model.info, model.manifest.reference ?? {}, config.drift);
+    drift = createModelDrift(model.info, model.manifest.reference, config.drift);
   };
   let sinkErrors = 0;
   const sink: PredictionSink = {
@@ -179,7 +182,7 @@ export async function startModelMonitoring(
       const score = p.probabilities[classifier.positiveLabel] ?? Number.NaN;
       const now = Date.now();
       const champion = model.info.role === 'champion';
-      if (model !== (champion ? driftModel : secondModel)) useModel(model);
+      if (champion ? driftModel === undefined : secondModel === undefined) useModel(model);
       features[0] = stats.text_length;
       features[1] = stats.token_count;
       features[2] = stats.digit_share;
@@ -187,7 +190,10 @@ export async function startModelMonitoring(
       features[4] = stats.url_count;
       features[5] = stats.unknown_token_share;
       features[6] = score;
-      (champion ? drift : secondDrift)?.observe(features, now);
+      // A request that started on the previous version and ends after a swap is stored with its
+      // version but left out of the new version's drift window.
+      if (model === driftModel) drift?.observe(features, now);
+      else if (model === secondModel) secondDrift?.observe(features, now);
       // Shadow predictions are not stored: they share the request id of the champion's answer.
       if (writer && model.info.role !== 'shadow') {
         const record: PredictionRecord = {

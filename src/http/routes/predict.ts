@@ -1,9 +1,10 @@
 // POST /predict — the hot path. One text or a batch in, label + probabilities out. A thin protocol
 // layer: routing to a version, predicting and recording are the data plane's (src/serving/dataplane.ts).
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DataPlane } from '../../serving/dataplane.ts';
 import { errorSchema, HttpError } from '../errors.ts';
+import { acquireModel, type LoadedModel, releaseModel } from '../state.ts';
 
 export type PredictOptions = { maxBatch: number; maxTextChars: number };
 
@@ -78,39 +79,48 @@ export function predictRoutes(app: FastifyInstance, dp: DataPlane, opts: Predict
       },
     },
     (request) => {
-      const model = dp.route(request);
-      const body = request.body;
-      if (body.text !== undefined) {
-        if (body.texts !== undefined) {
-          throw new HttpError(400, 'ambiguous_request', 'send either "text" or "texts", not both');
-        }
-        if (!NON_SPACE.test(body.text)) {
-          throw new HttpError(400, 'empty_text', 'body.text has no visible characters: send a non-empty text');
-        }
-        const p = dp.one(request, model, body.text);
-        return {
-          label: p.label,
-          proba: p.proba,
-          probabilities: p.probabilities,
-          model: model.info,
-          request_id: request.id,
-        };
+      // The request keeps this version to its end, even when a hot swap installs another meanwhile.
+      const model = acquireModel(dp.route(request));
+      try {
+        return predict(request, model);
+      } finally {
+        releaseModel(model);
       }
-      if (body.texts !== undefined) {
-        const texts = body.texts;
-        for (let i = 0; i < texts.length; i++) {
-          if (!NON_SPACE.test(texts[i])) {
-            throw new HttpError(400, 'empty_text', `body.texts.${i} has no visible characters: send non-empty texts`);
-          }
-        }
-        const predictions = dp.many(request, model, texts);
-        return { predictions, model: model.info, request_id: request.id };
-      }
-      throw new HttpError(
-        400,
-        'missing_text',
-        'the body has neither "text" nor "texts": send {"text": "..."} or {"texts": ["...", ...]}',
-      );
     },
   );
+
+  function predict(request: FastifyRequest<{ Body: PredictBody }>, model: LoadedModel) {
+    const body = request.body;
+    if (body.text !== undefined) {
+      if (body.texts !== undefined) {
+        throw new HttpError(400, 'ambiguous_request', 'send either "text" or "texts", not both');
+      }
+      if (!NON_SPACE.test(body.text)) {
+        throw new HttpError(400, 'empty_text', 'body.text has no visible characters: send a non-empty text');
+      }
+      const p = dp.one(request, model, body.text);
+      return {
+        label: p.label,
+        proba: p.proba,
+        probabilities: p.probabilities,
+        model: model.info,
+        request_id: request.id,
+      };
+    }
+    if (body.texts !== undefined) {
+      const texts = body.texts;
+      for (let i = 0; i < texts.length; i++) {
+        if (!NON_SPACE.test(texts[i])) {
+          throw new HttpError(400, 'empty_text', `body.texts.${i} has no visible characters: send non-empty texts`);
+        }
+      }
+      const predictions = dp.many(request, model, texts);
+      return { predictions, model: model.info, request_id: request.id };
+    }
+    throw new HttpError(
+      400,
+      'missing_text',
+      'the body has neither "text" nor "texts": send {"text": "..."} or {"texts": ["...", ...]}',
+    );
+  }
 }

@@ -16,7 +16,7 @@ import { type Logs, safeError } from '../../monitoring/logging.ts';
 import type { DataPlane } from '../../serving/dataplane.ts';
 import { SERVICE_NAME, SERVICE_VERSION } from '../../version.ts';
 import { type Limits, toErrorResponse } from '../errors.ts';
-import type { LoadedModel } from '../state.ts';
+import { acquireModel, type LoadedModel, releaseModel } from '../state.ts';
 
 /** A protocol error: sent as {"error": message} with this status. */
 class V2Error extends Error {
@@ -132,9 +132,13 @@ export function v2Routes(
       const texts = readTexts(req, binary, config);
       const wanted = requestedOutputs(req);
       // Without a version in the path, the rollout decides, as for POST /predict.
-      const m = request.params.version === undefined ? dp.route(request) : named;
-      const ps = dp.many(request, m, texts);
-      return sendInferResponse(reply, request, m, req, ps, wanted);
+      const m = acquireModel(request.params.version === undefined ? dp.route(request) : named);
+      try {
+        const ps = dp.many(request, m, texts);
+        return sendInferResponse(reply, request, m, req, ps, wanted);
+      } finally {
+        releaseModel(m);
+      }
     };
     v2.post<{ Params: P; Body: Buffer }>(
       '/v2/models/:name/infer',

@@ -1,0 +1,49 @@
+// GET /monitoring/rollout — the rollout's verdict (promote, hold or rollback, with the reasons) and
+// the figures it was reached on, per version and role.
+
+import type { FastifyInstance } from 'fastify';
+import type { RolloutConfig } from '../../config.ts';
+import type { ModelMonitoring } from '../../quality/monitoring.ts';
+import { rolloutReport } from '../../rollout/report.ts';
+import type { DataPlane } from '../../serving/dataplane.ts';
+import { errorSchema, HttpError } from '../errors.ts';
+
+export function rolloutRoutes(
+  app: FastifyInstance,
+  dp: DataPlane,
+  monitoring: ModelMonitoring | undefined,
+  config: RolloutConfig,
+  driftPsi: number,
+): void {
+  app.get(
+    '/monitoring/rollout',
+    {
+      schema: {
+        summary: 'Rollout verdict: promote, hold or rollback the challenger, with reasons and per-version figures',
+        description:
+          'Compares the challenger (CHALLENGER_ALIAS) with the champion on error ratio, p95 inference time, online accuracy/precision/recall/F1 from feedback labels (Wilson 95 % intervals, two-proportion z-test at VERDICT_ALPHA; fewer than VERDICT_MIN_LABELS labels per version is "not enough data"), drift and shadow agreement. Quality is computed from the store (the whole fleet on PostgreSQL); calls, latency, drift and agreement are this instance’s (`scope`).',
+        response: { '4xx': errorSchema, 503: errorSchema },
+      },
+    },
+    async () => {
+      const { champion, challenger } = dp.slots();
+      if (champion === undefined || !dp.ready()) {
+        throw new HttpError(503, 'not_ready', 'no model is loaded yet; retry shortly');
+      }
+      let quality: Awaited<ReturnType<NonNullable<ModelMonitoring['quality']>['compute']>> | undefined;
+      if (monitoring?.quality) {
+        // A store that does not answer leaves the verdict without quality figures ("not enough data").
+        quality = await monitoring.quality.compute().catch(() => monitoring.quality?.latest());
+      }
+      return rolloutReport({
+        config,
+        driftPsi,
+        champion,
+        challenger,
+        snapshot: dp.rollout.snapshot({ champion, challenger }),
+        quality,
+        drift: { champion: monitoring?.drift(), challenger: monitoring?.challengerDrift() },
+      });
+    },
+  );
+}
