@@ -264,7 +264,8 @@ export function createMetrics(sources: MetricSources = { droppedLogLines: () => 
       }
       c.count.inc();
       c.probability.observe(proba);
-      inputChars.observe(chars);
+      // A shadow prediction scores a text already counted when the champion answered it.
+      if (model.role !== 'shadow') inputChars.observe(chars);
     },
     inferred(model, seconds, n) {
       const c = cellsFor(model);

@@ -15,11 +15,11 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Child, freePort, postJson, spawnServer } from '../helpers/server.ts';
+import { type Child, DEFAULT_REGISTRY, freePort, postJson, spawnServer } from '../helpers/server.ts';
 import {
   dashboardFiles,
   JOB,
@@ -224,8 +224,21 @@ before(
     const promBin = requireBinary('prometheus', 'PROMETHEUS');
     work = mkdtempSync(join(tmpdir(), 'msgcls-prometheus-'));
 
+    // A registry whose challenger (a copy of the default model) scores every text in shadow mode,
+    // so that the dashboard's Rollout row has data; shadow predictions carry role="shadow".
+    const registry = join(work, 'models');
+    for (const v of ['1', '2']) {
+      cpSync(join(DEFAULT_REGISTRY, 'msg_cls', 'versions', '1'), join(registry, 'msg_cls', 'versions', v), {
+        recursive: true,
+      });
+    }
+    writeFileSync(join(registry, 'msg_cls', 'aliases.json'), JSON.stringify({ challenger: '2', champion: '1' }));
+
     // The service drains for a minute after SIGTERM: /ready answers 503, /metrics keeps working.
     service = await spawnServer({
+      MODEL_REGISTRY: registry,
+      ROLLOUT_MODE: 'shadow',
+      CHALLENGER_ALIAS: 'challenger',
       SHUTDOWN_DELAY_MS: '60000',
       SHUTDOWN_TIMEOUT_MS: '120000',
       ML_PAYLOAD_SAMPLE_RATE: '0',
@@ -289,7 +302,7 @@ before(
       await driveTraffic(service.url);
       await waitForValue(
         `round ${round} of predictions to be scraped`,
-        `sum(msgcls_predictions_total{job="${JOB}"})`,
+        `sum(msgcls_predictions_total{job="${JOB}",role!="shadow"})`,
         round * PREDICTIONS_PER_ROUND,
       );
       await waitForValue(
@@ -375,22 +388,28 @@ describe('Prometheus scraping the real service', () => {
   });
 
   test('counts every prediction by model and label, and exposes the model info', async () => {
-    assert.equal(await scalar(`sum(msgcls_predictions_total{job="${JOB}"})`), ROUNDS * PREDICTIONS_PER_ROUND);
     assert.equal(
-      await scalar(`sum(msgcls_prediction_probability_count{job="${JOB}"})`),
+      await scalar(`sum(msgcls_predictions_total{job="${JOB}",role!="shadow"})`),
+      ROUNDS * PREDICTIONS_PER_ROUND,
+    );
+    assert.equal(
+      await scalar(`sum(msgcls_prediction_probability_count{job="${JOB}",role!="shadow"})`),
       ROUNDS * PREDICTIONS_PER_ROUND,
     );
     assert.equal(await scalar(`sum(msgcls_input_chars_count{job="${JOB}"})`), ROUNDS * PREDICTIONS_PER_ROUND);
-    const labels = await samples(`sum by (label) (msgcls_predictions_total{job="${JOB}"})`);
+    const labels = await samples(`sum by (label) (msgcls_predictions_total{job="${JOB}",role!="shadow"})`);
     assert.ok(labels.length >= 2, `expected both spam and ham predictions: ${JSON.stringify(labels)}`);
-    const info = await samples(`msgcls_model_info{job="${JOB}"}`);
+    const info = await samples(`msgcls_model_info{job="${JOB}",role="champion"}`);
     assert.equal(info.length, 1);
+    const shadow = await samples(`msgcls_model_info{job="${JOB}",role="shadow"}`);
+    assert.equal(shadow.length, 1, 'the challenger scoring in shadow mode has its own model_info series');
+    assert.equal(shadow[0].metric.model_version, '2');
     for (const label of ['model_name', 'model_version', 'model_alias', 'loaded_at']) {
       assert.ok(info[0].metric[label], `msgcls_model_info lacks ${label}`);
     }
     // Both series exist from the start, so the first failure is seen by increase().
     assert.equal(await scalar(`sum(msgcls_model_load_total{job="${JOB}",result="failure"})`), 0);
-    assert.equal(await scalar(`sum(msgcls_model_load_total{job="${JOB}",result="success"})`), 1);
+    assert.equal(await scalar(`sum(msgcls_model_load_total{job="${JOB}",result="success"})`), 2, 'champion and shadow');
   });
 
   test('dashboard variables resolve to this service', async () => {

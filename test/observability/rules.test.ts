@@ -106,8 +106,10 @@ describe('recording rules', () => {
 });
 
 describe('alert rules', () => {
-  test('the issue-3 and issue-4 alert sets are present', () => {
+  test('the issue-3, issue-4 and issue-9 alert sets are present', () => {
     assert.deepEqual(alerts.map((a) => a.alert).sort(), [
+      'MsgClsCanaryRolledBack',
+      'MsgClsChallengerWorse',
       'MsgClsDriftHigh',
       'MsgClsErrorBudgetBurnFast',
       'MsgClsErrorBudgetBurnSlow',
