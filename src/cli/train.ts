@@ -1,5 +1,6 @@
 import { ArtifactError, saveModel } from '../model/load.ts';
 import { registerVersion, setAlias, validateAlias, validateModelName } from '../registry/local.ts';
+import { FromStoreError, parseSince, trainFromStore } from '../train/from-store.ts';
 import { trainClassifier } from '../train/train.ts';
 import { CliError, type Command, printJson, str, UsageError } from './args.ts';
 import { DATA_OPTIONS, DATA_OPTIONS_HELP, readDataset } from './dataset.ts';
@@ -8,7 +9,7 @@ export const trainCommand: Command = {
   name: 'train',
   summary: 'Train a text classifier, register it as a new version, optionally point an alias at it.',
   usage:
-    'msg-cls train --data FILE|spamassassin [--name NAME] [--alias ALIAS] [--seed N] [--positive LABEL] [--test-fraction F]',
+    'msg-cls train --data FILE|spamassassin [--name NAME] [--alias ALIAS] [--seed N] [--positive LABEL] [--test-fraction F]\n       msg-cls train --from-store STORE_URL [--since 7d] [--data BASE] [--name NAME] [--alias ALIAS]',
   help: `
 ${DATA_OPTIONS_HELP}
   --name NAME                registered model to add a version to (default msg_cls)
@@ -18,6 +19,14 @@ ${DATA_OPTIONS_HELP}
   --positive LABEL           the positive label (default spam when present, else the second label)
   --test-fraction F          held-out share for evaluation, stratified (default 0.2)
   --registry DIR             model registry (env MODEL_REGISTRY, default ./models)
+
+  --from-store STORE_URL     train on the service's labelled predictions instead (sqlite:<file> or
+                             postgres://…; the service must run with STORE_TEXT=true); --data, if
+                             given, is mixed in as a base dataset. The most recent --test-fraction
+                             of them is held out and both the new model and the champion are scored
+                             on it. --alias defaults to challenger.
+  --since WHEN               with --from-store: labelled predictions since 7d, 12h, 30m ago or an ISO
+                             date (default 14d, the longest texts are kept)
 
 The data needs exactly two labels. Exact-duplicate texts are removed before the split. The model is
 fitted on the training part; the printed metrics are measured on the held-out part, plus its subject
@@ -30,8 +39,12 @@ lines and first body lines alone when the data are e-mails. Prints JSON: name, v
     positive: { type: 'string' },
     'test-fraction': { type: 'string' },
     registry: { type: 'string' },
+    'from-store': { type: 'string' },
+    since: { type: 'string' },
   },
   async run(values) {
+    if (str(values, 'from-store') !== undefined) return runFromStore(values);
+    if (str(values, 'since') !== undefined) throw new UsageError('--since goes with --from-store');
     const registry = str(values, 'registry') ?? process.env.MODEL_REGISTRY ?? './models';
     const name = str(values, 'name') ?? 'msg_cls';
     const alias = str(values, 'alias');
@@ -88,3 +101,33 @@ lines and first body lines alone when the data are e-mails. Prints JSON: name, v
     return 0;
   },
 };
+
+async function runFromStore(values: Record<string, unknown>): Promise<number> {
+  const testFraction = Number(str(values, 'test-fraction') ?? '0.2');
+  if (!(testFraction > 0 && testFraction < 1)) throw new UsageError('--test-fraction must be between 0 and 1');
+  const name = str(values, 'name') ?? 'msg_cls';
+  const alias = str(values, 'alias') ?? 'challenger';
+  validateModelName(name);
+  validateAlias(alias);
+  const base = str(values, 'data') !== undefined ? (await readDataset(values)).dataset : undefined;
+  try {
+    printJson(
+      await trainFromStore({
+        storeUrl: str(values, 'from-store') as string,
+        sinceTs: parseSince(str(values, 'since')),
+        name,
+        alias,
+        championAlias: process.env.MODEL_ALIAS ?? 'champion',
+        registry: str(values, 'registry') ?? process.env.MODEL_REGISTRY ?? './models',
+        seed: Number(str(values, 'seed') ?? '42'),
+        holdoutFraction: testFraction,
+        base: base?.examples,
+        baseSource: base?.source,
+      }),
+    );
+  } catch (err) {
+    if (err instanceof FromStoreError) throw new CliError(err.message, 1);
+    throw err;
+  }
+  return 0;
+}

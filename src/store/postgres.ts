@@ -215,6 +215,23 @@ export function openPostgresStore(url: string, location: string, opts: PostgresO
       return r.rows.map(toCell);
     },
 
+    async labelledTexts({ sinceTs, modelName, limit }) {
+      const r = await pool.query(
+        `SELECT p.text, f.label, p.ts, p.model_version, p.label AS predicted
+              FROM msgcls_feedback f JOIN msgcls_predictions p ON p.request_id = f.request_id AND p.item = f.item
+              WHERE p.text IS NOT NULL AND p.ts >= $1 AND p.model_name = $2
+              ORDER BY p.ts, p.request_id, p.item LIMIT $3`,
+        [sinceTs, modelName, limit],
+      );
+      return r.rows.map((row) => ({
+        text: row.text as string,
+        label: row.label as string,
+        ts: Number(row.ts),
+        modelVersion: row.model_version as string,
+        predicted: row.predicted as string,
+      }));
+    },
+
     async purge(cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts> {
       // ctid = ANY(ARRAY(…)) is a TID scan: each batch touches only the rows it deletes.
       const run = async (sql: string, before: number) => (await pool.query(sql, [before, limit])).rowCount ?? 0;

@@ -192,6 +192,27 @@ export function openSqliteStore(path: string): Store {
       return rows.map(toCell);
     },
 
+    async labelledTexts({ sinceTs, modelName, limit }) {
+      alive();
+      const rows = stmt(`SELECT p.text, f.label, p.ts, p.model_version, p.label AS predicted
+              FROM msgcls_feedback f JOIN msgcls_predictions p ON p.request_id = f.request_id AND p.item = f.item
+              WHERE p.text IS NOT NULL AND p.ts >= ? AND p.model_name = ?
+              ORDER BY p.ts, p.request_id, p.item LIMIT ?`).all(sinceTs, modelName, limit) as {
+        text: string;
+        label: string;
+        ts: number;
+        model_version: string;
+        predicted: string;
+      }[];
+      return rows.map((r) => ({
+        text: r.text,
+        label: r.label,
+        ts: Number(r.ts),
+        modelVersion: r.model_version,
+        predicted: r.predicted,
+      }));
+    },
+
     async purge(cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts> {
       alive();
       const run = (sql: string, before: number) => Number(stmt(sql).run(before, limit).changes);

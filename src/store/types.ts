@@ -58,6 +58,9 @@ export type ConfusionCell = {
 /** Labelled predictions made at or after `sinceTs`, or the last `lastN` labelled predictions per model version. */
 export type QualityWindow = { sinceTs: number } | { lastN: number };
 
+/** A labelled prediction with its anonymised text. */
+export type LabelledText = { text: string; label: string; ts: number; modelVersion: string; predicted: string };
+
 export type PurgeCutoffs = { payloadBefore: number; predictionsBefore: number; feedbackBefore: number };
 export type PurgeCounts = { payload: number; predictions: number; feedback: number };
 
@@ -75,6 +78,11 @@ export type Store = {
   hasPredictions(keys: readonly { requestId: string; index: number }[]): Promise<boolean[]>;
   /** The confusion matrix of every model version in the window. */
   confusion(window: QualityWindow): Promise<ConfusionCell[]>;
+  /**
+   * Predictions that received a feedback label and still have their (anonymised) text — what
+   * `msg-cls train --from-store` learns from — made at or after `sinceTs`, oldest first, at most `limit`.
+   */
+  labelledTexts(opts: { sinceTs: number; modelName: string; limit: number }): Promise<LabelledText[]>;
   /** Deletes (or blanks, for the payload) at most `limit` expired rows of each kind. */
   purge(cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts>;
   /** Resolves when the store answers a trivial query. */

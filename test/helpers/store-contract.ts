@@ -75,6 +75,33 @@ export function storeContract(name: string, factory: StoreFactory): void {
         await store.migrate();
       });
 
+      test('labelled texts: only labelled predictions with text, of one model, since a time, oldest first', async () => {
+        const t0 = Date.now() - 10_000;
+        await store.insertPredictions([
+          prediction('lt1', { ts: t0 + 1, text: 'win a prize', label: 'ham', modelName: 'lt' }),
+          prediction('lt2', { ts: t0 + 2, text: 'lunch?', label: 'spam', modelName: 'lt', modelVersion: '2' }),
+          prediction('lt3', { ts: t0 + 3, text: null, modelName: 'lt' }),
+          prediction('lt4', { ts: t0 + 4, text: 'not labelled', modelName: 'lt' }),
+          prediction('lt5', { ts: t0 + 5, text: 'other model', modelName: 'lt_other' }),
+          prediction('lt6', { ts: t0 - 5000, text: 'too old', modelName: 'lt' }),
+        ]);
+        const fb = await store.recordFeedback(
+          ['lt1', 'lt2', 'lt3', 'lt5', 'lt6'].map((id, i) => ({
+            requestId: id,
+            index: 0,
+            label: i === 1 ? 'ham' : 'spam',
+          })),
+          Date.now(),
+        );
+        assert.ok(fb.ok);
+        const rows = await store.labelledTexts({ sinceTs: t0, modelName: 'lt', limit: 100 });
+        assert.deepEqual(rows, [
+          { text: 'win a prize', label: 'spam', ts: t0 + 1, modelVersion: '1', predicted: 'ham' },
+          { text: 'lunch?', label: 'ham', ts: t0 + 2, modelVersion: '2', predicted: 'spam' },
+        ]);
+        assert.equal((await store.labelledTexts({ sinceTs: t0, modelName: 'lt', limit: 1 })).length, 1);
+      });
+
       test('stores prediction records; a repeated (request id, index) keeps the first', async () => {
         const n = await store.insertPredictions([
           prediction('p1', { text: 'Hi <EMAIL>' }),

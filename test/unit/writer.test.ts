@@ -42,6 +42,9 @@ function fakeStore() {
     async confusion() {
       return [];
     },
+    async labelledTexts() {
+      return [];
+    },
     async purge() {
       return { payload: 0, predictions: 0, feedback: 0 };
     },
