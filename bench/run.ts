@@ -5,7 +5,7 @@
 //   node bench/run.ts [--duration S] [--connections N] [--rounds N] [--variants a,b] [--json]
 
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -52,6 +52,43 @@ const VARIANTS: Record<string, { env: Record<string, string>; scrape: boolean; w
   bare: { env: {}, scrape: false, what: 'bare Fastify route returning a constant' },
 };
 const STORE_VARIANTS = ['service', 'store-sqlite', 'store-postgres'];
+
+// Rollouts: a registry with two versions (a copy of the default model as the challenger: the same
+// cost per text, so what is measured is the rollout's own overhead). The three variants send a random
+// X-User-Id per request (so a 10 % canary really splits users) and are compared with rollout-single.
+const ROLLOUT_REGISTRY = join(TMP, 'models');
+for (const v of ['1', '2']) {
+  cpSync(
+    fileURLToPath(new URL('../models/msg_cls/versions/1', import.meta.url)),
+    join(ROLLOUT_REGISTRY, 'msg_cls', 'versions', v),
+    {
+      recursive: true,
+    },
+  );
+}
+writeFileSync(join(ROLLOUT_REGISTRY, 'msg_cls', 'aliases.json'), JSON.stringify({ challenger: '2', champion: '1' }));
+const rolloutEnv = (mode: string, extra: Record<string, string> = {}) => ({
+  MODEL_REGISTRY: ROLLOUT_REGISTRY,
+  STORE_URL: sqlite(`rollout-${mode}`),
+  ...(mode === 'off' ? {} : { ROLLOUT_MODE: mode, CHALLENGER_ALIAS: 'challenger' }),
+  ...extra,
+});
+VARIANTS['rollout-single'] = {
+  env: rolloutEnv('off'),
+  scrape: true,
+  what: 'one version, random X-User-Id per request (the rollout baseline)',
+};
+VARIANTS['rollout-shadow'] = {
+  env: rolloutEnv('shadow'),
+  scrape: true,
+  what: 'ROLLOUT_MODE=shadow: the challenger scores every text off the response path',
+};
+VARIANTS['rollout-canary'] = {
+  env: rolloutEnv('canary', { CANARY_PERCENT: '10' }),
+  scrape: true,
+  what: 'ROLLOUT_MODE=canary, CANARY_PERCENT=10',
+};
+const ROLLOUT_VARIANTS = ['rollout-single', 'rollout-shadow', 'rollout-canary'];
 
 const { values: args } = parseArgs({
   options: {
@@ -131,6 +168,7 @@ if (CLIENT === 'wrk' && !hasWrk) {
   process.exit(2);
 }
 const WRK_SCRIPT = join(tmpdir(), `msgcls-bench-${process.pid}.lua`);
+const WRK_USERS_SCRIPT = join(tmpdir(), `msgcls-bench-users-${process.pid}.lua`);
 // With two or more CPUs and taskset (util-linux), servers run on CPU 0 and wrk on CPU 1, so that client
 // and server do not preempt each other: on a 2-core machine this cut run-to-run spread from ±15 % to a
 // few percent. --no-pin turns it off.
@@ -142,6 +180,10 @@ const PIN =
 await writeFile(
   WRK_SCRIPT,
   `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\n`,
+);
+await writeFile(
+  WRK_USERS_SCRIPT,
+  `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\nrequest = function()\n  wrk.headers["X-User-Id"] = "u" .. math.random(1, 1000000)\n  return wrk.format()\nend\n`,
 );
 
 async function freePort(): Promise<number> {
@@ -211,7 +253,7 @@ function wrkMs(value: string): number {
   return n;
 }
 
-async function loadWithWrk(port: number): Promise<Load> {
+async function loadWithWrk(port: number, users: boolean): Promise<Load> {
   const out = await new Promise<string>((resolve, reject) =>
     execFile(
       PIN ? 'taskset' : 'wrk',
@@ -222,7 +264,7 @@ async function loadWithWrk(port: number): Promise<Load> {
         `-d${DURATION}s`,
         '--latency',
         '-s',
-        WRK_SCRIPT,
+        users ? WRK_USERS_SCRIPT : WRK_SCRIPT,
         `http://127.0.0.1:${port}/predict`,
       ],
       (err, stdout) => (err ? reject(err) : resolve(stdout)),
@@ -239,7 +281,7 @@ async function loadWithWrk(port: number): Promise<Load> {
   };
 }
 
-async function load(port: number, scrape: boolean): Promise<Load> {
+async function load(port: number, scrape: boolean, users = false): Promise<Load> {
   const scraper = scrape
     ? setInterval(() => {
         fetch(`http://127.0.0.1:${port}/metrics`).then(
@@ -249,7 +291,7 @@ async function load(port: number, scrape: boolean): Promise<Load> {
       }, 1000)
     : undefined;
   if (CLIENT === 'wrk') {
-    const r = await loadWithWrk(port);
+    const r = await loadWithWrk(port, users);
     clearInterval(scraper);
     return r;
   }
@@ -258,6 +300,18 @@ async function load(port: number, scrape: boolean): Promise<Load> {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: BODY,
+    ...(users
+      ? {
+          requests: [
+            {
+              setupRequest: (req: autocannon.Request) => ({
+                ...req,
+                headers: { 'content-type': 'application/json', 'x-user-id': `u${Math.floor(Math.random() * 1e6)}` },
+              }),
+            },
+          ],
+        }
+      : {}),
     connections: CONNECTIONS,
     duration: DURATION,
   });
@@ -309,7 +363,7 @@ for (const name of NAMES) {
 const runs: Record<string, Load[]> = Object.fromEntries(NAMES.map((n) => [n, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (const name of NAMES) {
-    const r = await load(procs[name].port, VARIANTS[name].scrape);
+    const r = await load(procs[name].port, VARIANTS[name].scrape, ROLLOUT_VARIANTS.includes(name));
     runs[name].push(r);
     log(
       `round ${round + 1} ${name.padEnd(11)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}`,
@@ -383,6 +437,18 @@ const report = {
       )
     : {},
   store_writes: stores,
+  // Rollouts, against one version under the same traffic: requests/s and p99 ratios.
+  rollout_ratio_to_single: NAMES.includes('rollout-single')
+    ? Object.fromEntries(
+        NAMES.filter((n) => n === 'rollout-shadow' || n === 'rollout-canary').map((n) => [
+          n,
+          {
+            rps: Math.round((results[n].rps / results['rollout-single'].rps) * 100) / 100,
+            p99: Math.round((results[n].p99_ms / results['rollout-single'].p99_ms) * 100) / 100,
+          },
+        ]),
+      )
+    : {},
   targets: {
     ratio: { value: ratio(mainName), target: '>= 0.6', ok: ratio(mainName) >= 0.6 },
     cold_start_ms: { value: Math.round(median(colds)), target: '<= 400', ok: median(colds) <= 400 },
@@ -411,6 +477,12 @@ ${Object.entries(report.store_ratio_to_store_off)
       : '';
     return `${n.padEnd(15)} / store-off  ${r.toFixed(2)}   (target ≥ 0.85: ${r >= 0.85 ? 'ok' : 'MISSED'})   ${writes}`;
   })
+  .join('\n')}
+${Object.entries(report.rollout_ratio_to_single)
+  .map(
+    ([n, r]) =>
+      `${n.padEnd(15)} / rollout-single  req/s ${r.rps.toFixed(2)}   p99 ${r.p99.toFixed(2)}${n === 'rollout-canary' ? `   (target req/s ≥ 0.85: ${r.rps >= 0.85 ? 'ok' : 'MISSED'})` : ''}`,
+  )
   .join('\n')}
 ratio (${mainName} / bare)   ${t.ratio.value}   (target ${t.ratio.target}: ${t.ratio.ok ? 'ok' : 'MISSED'})
 cold start       ${t.cold_start_ms.value} ms   (spawn → first 200 from /ready, median of ${COLD_STARTS}; target ${t.cold_start_ms.target}: ${t.cold_start_ms.ok ? 'ok' : 'MISSED'})
