@@ -269,7 +269,32 @@ export function createModelSlot(opts: ModelSlotOptions): ModelSlot {
     model: model ? summary(model) : null,
   });
 
-  const check = async (trigger: ReloadTrigger): Promise<ReloadOutcome> => {
+  // Traced as `model.reload` (the load of a new version is its `model.load` child).
+  const check = (trigger: ReloadTrigger): Promise<ReloadOutcome> =>
+    trace.getTracer('msg-cls').startActiveSpan('model.reload', async (span) => {
+      const outcome = await checkOnce(trigger);
+      span.setAttributes({
+        'model.name': name,
+        'model.role': role,
+        'reload.trigger': trigger,
+        'reload.outcome': outcome.outcome,
+      });
+      if (outcome.outcome === 'swapped') {
+        span.setAttributes({ 'model.version': outcome.to.version, 'reload.from_version': outcome.from?.version ?? '' });
+      } else if (outcome.outcome === 'unchanged') {
+        span.setAttribute('model.version', outcome.model.version);
+      } else {
+        span.setAttributes({
+          'reload.target_version': outcome.target ?? '',
+          'model.version': outcome.model?.version ?? '',
+        });
+        span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error });
+      }
+      span.end();
+      return outcome;
+    });
+
+  const checkOnce = async (trigger: ReloadTrigger): Promise<ReloadOutcome> => {
     let target: string | null = null;
     if (stopped) return notWhileStopping(trigger);
     try {
