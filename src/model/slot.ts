@@ -29,8 +29,11 @@ export class ModelValidationError extends Error {
   override name = 'ModelValidationError';
 }
 
-/** Checks that a classifier answers the warm-up texts with finite probabilities over its labels. */
-export function validateClassifier(model: LoadedModel): void {
+/**
+ * Checks that a classifier answers the warm-up texts with finite probabilities over its labels.
+ * (Predictions are awaited, so that a format whose inference is asynchronous is checked the same way.)
+ */
+export async function validateClassifier(model: LoadedModel): Promise<void> {
   const { classifier } = model;
   const labels = classifier.labels;
   if (labels.length < 2) throw new ModelValidationError(`the model has ${labels.length} label(s); it needs at least 2`);
@@ -40,7 +43,7 @@ export function validateClassifier(model: LoadedModel): void {
     );
   }
   for (const text of WARM_UP_TEXTS) {
-    const p = classifier.predict(text);
+    const p = await classifier.predict(text);
     let sum = 0;
     for (const label of labels) {
       const v = p.probabilities[label];
@@ -73,8 +76,8 @@ export async function loadModel(ref: ModelRef): Promise<LoadedModel> {
         inFlight: 0,
         onIdle: undefined,
       };
-      for (let i = 0; i < 200; i++) classifier.predict(WARM_UP_TEXTS[i % WARM_UP_TEXTS.length]);
-      validateClassifier(loaded);
+      for (let i = 0; i < 200; i++) await classifier.predict(WARM_UP_TEXTS[i % WARM_UP_TEXTS.length]);
+      await validateClassifier(loaded);
       return loaded;
     } catch (err) {
       // A model that loaded but failed validation still holds its resources (an ONNX session).

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { acquireModel, releaseModel } from '../../src/http/state.ts';
-import { createModelSlot, loadModel, type ModelSlotOptions } from '../../src/model/slot.ts';
+import { createModelSlot, loadModel, type ModelSlotOptions, validateClassifier } from '../../src/model/slot.ts';
 import { createLocalRegistry } from '../../src/registry/local.ts';
 import type { Registry } from '../../src/registry/types.ts';
 import { makeRegistry, NAME, type TestRegistry } from '../helpers/registry.ts';
@@ -154,5 +154,22 @@ describe('model slot', () => {
     assert.equal(gated.current()?.ref.version, '1');
     assert.equal(gated.status().reload_failures, 0, 'stopping is not a failure');
     assert.deepEqual(disposed, ['2']);
+  });
+
+  test('validation refuses a model whose probabilities are not finite or do not sum to 1', async () => {
+    const good = await loadModel(await createLocalRegistry(reg.root).resolve(NAME, { version: '1' }));
+    await validateClassifier(good);
+    const broken = (probabilities: Record<string, number>) => ({
+      ...good,
+      classifier: {
+        ...good.classifier,
+        labels: good.classifier.labels,
+        positiveLabel: 'spam',
+        predict: () => ({ label: 'spam', proba: 0.5, probabilities }),
+      },
+    });
+    await assert.rejects(validateClassifier(broken({ ham: Number.NaN, spam: 0.5 })), /probability NaN for label "ham"/);
+    await assert.rejects(validateClassifier(broken({ ham: 0.7, spam: 0.7 })), /sum to 1.4/);
+    await assert.rejects(validateClassifier(broken({ spam: 1 })), /undefined for label "ham"/);
   });
 });
