@@ -17,6 +17,7 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { LoadedModel } from '../http/state.ts';
 import type { ModelRef, ModelSelector, Registry } from '../registry/types.ts';
 import { loadClassifier } from './load.ts';
+import type { Classifier, Prediction } from './types.ts';
 
 // Warm-up inputs: exercise the featurizer's paths (ASCII, Unicode, digits, URLs) before a model serves.
 export const WARM_UP_TEXTS = [
@@ -30,9 +31,26 @@ export class ModelValidationError extends Error {
 }
 
 /**
- * Checks that a classifier answers the warm-up texts with finite probabilities over its labels.
- * (Predictions are awaited, so that a format whose inference is asynchronous is checked the same way.)
+ * Predictions for `texts` from a classifier that answers synchronously (`predict`) or in batches
+ * (`predictBatch`, asynchronous: ONNX formats). Off the hot path: warm-up and validation.
  */
+async function predictTexts(classifier: Classifier, texts: readonly string[]): Promise<Prediction[]> {
+  const batch = (classifier as { predictBatch?: (t: readonly string[]) => Promise<Prediction[]> }).predictBatch;
+  if (typeof batch === 'function') return batch.call(classifier, texts);
+  const sync = classifier as { predict(text: string): Prediction };
+  return texts.map((t) => sync.predict(t));
+}
+
+/** Runs the warm-up texts through a classifier: one-text and batch calls (ONNX sizes its buffers for both). */
+async function warmUp(classifier: Classifier): Promise<void> {
+  const batched = typeof (classifier as { predictBatch?: unknown }).predictBatch === 'function';
+  const rounds = batched ? 20 : 200;
+  for (let i = 0; i < rounds; i++) {
+    await predictTexts(classifier, batched ? WARM_UP_TEXTS.slice(0, 1 + (i % 3)) : [WARM_UP_TEXTS[i % 3]]);
+  }
+}
+
+/** Checks that a classifier answers the warm-up texts with finite probabilities over its labels. */
 export async function validateClassifier(model: LoadedModel): Promise<void> {
   const { classifier } = model;
   const labels = classifier.labels;
@@ -42,8 +60,11 @@ export async function validateClassifier(model: LoadedModel): Promise<void> {
       `the positive label "${classifier.positiveLabel}" is not one of ${labels.join(', ')}`,
     );
   }
-  for (const text of WARM_UP_TEXTS) {
-    const p = await classifier.predict(text);
+  const predictions = await predictTexts(classifier, WARM_UP_TEXTS);
+  if (predictions.length !== WARM_UP_TEXTS.length) {
+    throw new ModelValidationError(`${predictions.length} predictions for ${WARM_UP_TEXTS.length} warm-up texts`);
+  }
+  for (const p of predictions) {
     let sum = 0;
     for (const label of labels) {
       const v = p.probabilities[label];
@@ -76,7 +97,7 @@ export async function loadModel(ref: ModelRef): Promise<LoadedModel> {
         inFlight: 0,
         onIdle: undefined,
       };
-      for (let i = 0; i < 200; i++) await classifier.predict(WARM_UP_TEXTS[i % WARM_UP_TEXTS.length]);
+      await warmUp(classifier);
       await validateClassifier(loaded);
       return loaded;
     } catch (err) {
