@@ -18,6 +18,7 @@ import type { LoadedModel } from '../http/state.ts';
 import type { ModelRef, ModelSelector, Registry } from '../registry/types.ts';
 import type { Role } from '../rollout/assign.ts';
 import { loadClassifier } from './load.ts';
+import type { Classifier, Prediction } from './types.ts';
 
 // Warm-up inputs: exercise the featurizer's paths (ASCII, Unicode, digits, URLs) before a model serves.
 export const WARM_UP_TEXTS = [
@@ -30,8 +31,28 @@ export class ModelValidationError extends Error {
   override name = 'ModelValidationError';
 }
 
+/**
+ * Predictions for `texts` from a classifier that answers synchronously (`predict`) or in batches
+ * (`predictBatch`, asynchronous: ONNX formats). Off the hot path: warm-up and validation.
+ */
+async function predictTexts(classifier: Classifier, texts: readonly string[]): Promise<Prediction[]> {
+  const batch = (classifier as { predictBatch?: (t: readonly string[]) => Promise<Prediction[]> }).predictBatch;
+  if (typeof batch === 'function') return batch.call(classifier, texts);
+  const sync = classifier as { predict(text: string): Prediction };
+  return texts.map((t) => sync.predict(t));
+}
+
+/** Runs the warm-up texts through a classifier: one-text and batch calls (ONNX sizes its buffers for both). */
+async function warmUp(classifier: Classifier): Promise<void> {
+  const batched = typeof (classifier as { predictBatch?: unknown }).predictBatch === 'function';
+  const rounds = batched ? 20 : 200;
+  for (let i = 0; i < rounds; i++) {
+    await predictTexts(classifier, batched ? WARM_UP_TEXTS.slice(0, 1 + (i % 3)) : [WARM_UP_TEXTS[i % 3]]);
+  }
+}
+
 /** Checks that a classifier answers the warm-up texts with finite probabilities over its labels. */
-export function validateClassifier(model: LoadedModel): void {
+export async function validateClassifier(model: LoadedModel): Promise<void> {
   const { classifier } = model;
   const labels = classifier.labels;
   if (labels.length < 2) throw new ModelValidationError(`the model has ${labels.length} label(s); it needs at least 2`);
@@ -40,8 +61,11 @@ export function validateClassifier(model: LoadedModel): void {
       `the positive label "${classifier.positiveLabel}" is not one of ${labels.join(', ')}`,
     );
   }
-  for (const text of WARM_UP_TEXTS) {
-    const p = classifier.predict(text);
+  const predictions = await predictTexts(classifier, WARM_UP_TEXTS);
+  if (predictions.length !== WARM_UP_TEXTS.length) {
+    throw new ModelValidationError(`${predictions.length} predictions for ${WARM_UP_TEXTS.length} warm-up texts`);
+  }
+  for (const p of predictions) {
     let sum = 0;
     for (const label of labels) {
       const v = p.probabilities[label];
@@ -74,8 +98,8 @@ export async function loadModel(ref: ModelRef, role: Role = 'champion'): Promise
         inFlight: 0,
         onIdle: undefined,
       };
-      for (let i = 0; i < 200; i++) classifier.predict(WARM_UP_TEXTS[i % WARM_UP_TEXTS.length]);
-      validateClassifier(loaded);
+      await warmUp(classifier);
+      await validateClassifier(loaded);
       return loaded;
     } catch (err) {
       // A model that loaded but failed validation still holds its resources (an ONNX session).
@@ -270,7 +294,32 @@ export function createModelSlot(opts: ModelSlotOptions): ModelSlot {
     model: model ? summary(model) : null,
   });
 
-  const check = async (trigger: ReloadTrigger): Promise<ReloadOutcome> => {
+  // Traced as `model.reload` (the load of a new version is its `model.load` child).
+  const check = (trigger: ReloadTrigger): Promise<ReloadOutcome> =>
+    trace.getTracer('msg-cls').startActiveSpan('model.reload', async (span) => {
+      const outcome = await checkOnce(trigger);
+      span.setAttributes({
+        'model.name': name,
+        'model.role': role,
+        'reload.trigger': trigger,
+        'reload.outcome': outcome.outcome,
+      });
+      if (outcome.outcome === 'swapped') {
+        span.setAttributes({ 'model.version': outcome.to.version, 'reload.from_version': outcome.from?.version ?? '' });
+      } else if (outcome.outcome === 'unchanged') {
+        span.setAttribute('model.version', outcome.model.version);
+      } else {
+        span.setAttributes({
+          'reload.target_version': outcome.target ?? '',
+          'model.version': outcome.model?.version ?? '',
+        });
+        span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.error });
+      }
+      span.end();
+      return outcome;
+    });
+
+  const checkOnce = async (trigger: ReloadTrigger): Promise<ReloadOutcome> => {
     let target: string | null = null;
     if (stopped) return notWhileStopping(trigger);
     try {

@@ -117,6 +117,7 @@ describe('alert rules', () => {
       'MsgClsHighErrorRatio',
       'MsgClsLatencyP95High',
       'MsgClsModelLoadFailed',
+      'MsgClsModelReloadFailing',
       'MsgClsNoPredictions',
       'MsgClsOnlineQualityLow',
       'MsgClsStoreWritesFailing',

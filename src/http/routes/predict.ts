@@ -79,13 +79,19 @@ export function predictRoutes(app: FastifyInstance, dp: DataPlane, opts: Predict
       },
     },
     (request) => {
-      // The request keeps this version to its end, even when a hot swap installs another meanwhile.
+      // The request keeps this version to its end, even when a hot swap installs another meanwhile;
+      // the version is released when the answer is ready — after it settles, should inference be async.
       const model = acquireModel(dp.route(request));
+      let answer: ReturnType<typeof predict>;
       try {
-        return predict(request, model);
-      } finally {
+        answer = predict(request, model);
+      } catch (err) {
         releaseModel(model);
+        throw err;
       }
+      if (answer instanceof Promise) return answer.finally(() => releaseModel(model));
+      releaseModel(model);
+      return answer;
     },
   );
 
