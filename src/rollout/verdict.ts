@@ -92,6 +92,7 @@ export function versionReport(f: VersionFigures): VersionReport {
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+const pval = (p: number) => (p < 1e-4 ? 'p < 0.0001' : `p=${p.toPrecision(2)}`);
 const fmtCi = (c: Interval | null) => (c ? `[${pct(c.low)}, ${pct(c.high)}]` : '');
 
 export function verdict(
@@ -162,15 +163,15 @@ export function verdict(
     if (accTest === null) {
       hold.push(`no difference in quality to test: ${figures}`);
     } else if (accTest.p >= limits.alpha) {
-      hold.push(`no significant difference in quality (p=${accTest.p.toPrecision(2)}): ${figures}`);
+      hold.push(`no significant difference in quality (${pval(accTest.p)}): ${figures}`);
     } else if (accTest.z < 0) {
-      rollback.push(`challenger is significantly worse (p=${accTest.p.toPrecision(2)}): ${figures}`);
+      rollback.push(`challenger is significantly worse (${pval(accTest.p)}): ${figures}`);
     } else if (chall.f1 !== null && champ.f1 !== null && chall.f1 < champ.f1) {
       hold.push(
-        `challenger is more accurate (p=${accTest.p.toPrecision(2)}) but its F1 on the positive label is lower (${chall.f1.toFixed(3)} vs ${champ.f1.toFixed(3)})`,
+        `challenger is more accurate (${pval(accTest.p)}) but its F1 on the positive label is lower (${chall.f1.toFixed(3)} vs ${champ.f1.toFixed(3)})`,
       );
     } else {
-      promote.push(`challenger is significantly better (p=${accTest.p.toPrecision(2)}): ${figures}`);
+      promote.push(`challenger is significantly better (${pval(accTest.p)}): ${figures}`);
     }
   }
 

@@ -29,7 +29,7 @@ describe('train --from-store', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('3,000 labelled chat messages of traffic → a new version that clearly beats the champion on new chat', async () => {
+  test('3,000 labelled chat messages of traffic → a new version that clearly beats the champion on new chat', async (t) => {
     const storeUrl = `sqlite:${join(dir, 'store.db')}`;
     const server = await startTestServer({
       MODEL_REGISTRY: reg.root,
@@ -82,6 +82,9 @@ describe('train --from-store', () => {
     const fresh = chatCorpus(1000, 12).map((m) => ({ text: m.text, label: m.label }));
     const champion = evaluate((await loadClassifier(join(reg.root, 'msg_cls', 'versions', '1'))).classifier, fresh);
     const retrained = evaluate((await loadClassifier(join(reg.root, 'msg_cls', 'versions', '2'))).classifier, fresh);
+    t.diagnostic(
+      `fresh chat: champion F1 ${champion.f1.toFixed(3)} accuracy ${champion.accuracy.toFixed(3)}; retrained F1 ${retrained.f1.toFixed(3)} accuracy ${retrained.accuracy.toFixed(3)}; held-out slice: ${JSON.stringify(out.holdout)}`,
+    );
     assert.ok(retrained.f1 >= 0.9, `retrained F1 ${retrained.f1}`);
     assert.ok(retrained.f1 > champion.f1 + 0.25, `retrained F1 ${retrained.f1} vs champion ${champion.f1}`);
     assert.ok(retrained.accuracy > champion.accuracy + 0.25, `accuracy ${retrained.accuracy} vs ${champion.accuracy}`);

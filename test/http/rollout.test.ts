@@ -96,7 +96,7 @@ describe('canary rollout: stickiness, roles, verdict, promote', () => {
     assert.equal(body.parameters.model_role, viaPredict.model.role);
   });
 
-  test('with 12 labels the verdict is "not enough data"; with a few hundred it says promote', async () => {
+  test('with 12 labels the verdict is "not enough data"; with a few hundred it says promote', async (t) => {
     const messages = chatCorpus(900, 7);
     const sendAndLabel = async (from: number, to: number) => {
       const items: { request_id: string; label: string }[] = [];
@@ -121,6 +121,7 @@ describe('canary rollout: stickiness, roles, verdict, promote', () => {
     await sendAndLabel(12, 900);
     v = await json(server, '/monitoring/rollout');
     const { verdict } = v.body;
+    t.diagnostic(JSON.stringify(v.body));
     assert.equal(verdict.decision, 'promote', verdict.reasons.join('\n'));
     assert.ok(verdict.challenger.labelled >= 100 && verdict.champion.labelled >= 100);
     assert.ok(verdict.challenger.accuracy.value > verdict.champion.accuracy.value);
