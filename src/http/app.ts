@@ -177,13 +177,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   predictRoutes(app, dataPlane, config);
   v2Routes(app, dataPlane, config, opts.logs);
-  rolloutRoutes(app, dataPlane, monitoring, rolloutConfig, config.drift?.drifted ?? 0.2);
+  rolloutRoutes(app, dataPlane, monitoring, rolloutConfig, config.drift);
   feedbackRoutes(app, state, monitoring, opts.logs, {
     maxBatch: config.feedbackMaxBatch ?? 1000,
     token: config.feedbackToken,
     flushMs: config.store?.flushMs ?? 200,
   });
-  monitoringRoutes(app, monitoring);
+  monitoringRoutes(app, monitoring, config.drift && { model: () => state.model, drift: config.drift });
   const models = opts.models;
   healthRoutes(app, state, monitoring && (() => monitoring.summary()), models && (() => models.status()));
   adminRoutes(app, state, opts.models, config.adminToken);

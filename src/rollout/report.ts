@@ -1,7 +1,7 @@
 // GET /monitoring/rollout's body: the verdict (src/rollout/verdict.ts) fed with what this instance
-// measured (calls, failures, p95 inference time per role, shadow agreement, drift) and with the online
-// quality from the store. Quality comes from the shared tables, so with several instances on one
-// PostgreSQL store it is the fleet's; calls/latency/agreement/drift are this instance's (Prometheus
+// measured (calls, failures, p95 inference time per role, shadow agreement) and with the online
+// quality and drift from the store. Those come from the shared tables, so with several instances on
+// one PostgreSQL store they are the fleet's; calls/latency/agreement are this instance's (Prometheus
 // sums them over the fleet: msgcls_rollout_* and msgcls_inference_duration_seconds by role).
 
 import type { RolloutConfig } from '../config.ts';
@@ -13,7 +13,11 @@ import { type Verdict, type VersionFigures, verdict } from './verdict.ts';
 
 export type RolloutReport = {
   computed_at: string;
-  scope: { quality: 'fleet' | 'none'; requests_latency_drift_agreement: 'instance' };
+  /**
+   * Where each figure comes from: `fleet` = the shared store (every instance on it), `instance` = this
+   * process only (GET /metrics of each instance; Prometheus sums them), `none` = no store.
+   */
+  scope: { quality: 'fleet' | 'none'; drift: 'fleet' | 'instance'; requests_latency_agreement: 'instance' };
   quality_window: string | null;
   verdict: Verdict;
   rollout: RolloutSnapshot;
@@ -62,7 +66,7 @@ export function rolloutReport(opts: {
   challenger: LoadedModel | undefined;
   snapshot: RolloutSnapshot;
   quality: QualityReport | undefined;
-  drift: { champion: DriftReport | undefined; challenger: DriftReport | undefined };
+  drift: { champion: DriftReport | undefined; challenger: DriftReport | undefined; scope: 'fleet' | 'instance' };
 }): RolloutReport {
   const { config, champion, challenger, snapshot, quality } = opts;
   const v = verdict(
@@ -90,7 +94,7 @@ export function rolloutReport(opts: {
   }
   return {
     computed_at: new Date().toISOString(),
-    scope: { quality: quality ? 'fleet' : 'none', requests_latency_drift_agreement: 'instance' },
+    scope: { quality: quality ? 'fleet' : 'none', drift: opts.drift.scope, requests_latency_agreement: 'instance' },
     quality_window: quality ? `labelled predictions made in the last ${quality.windows.time.minutes} minutes` : null,
     verdict: v,
     rollout: snapshot,

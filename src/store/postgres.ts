@@ -11,6 +11,7 @@ import {
   type FeedbackItem,
   type FeedbackOutcome,
   type FeedbackResult,
+  featureRow,
   PREDICTION_COLUMNS,
   type PredictionRecord,
   type PurgeCounts,
@@ -213,6 +214,16 @@ export function openPostgresStore(url: string, location: string, opts: PostgresO
               [window.lastN],
             );
       return r.rows.map(toCell);
+    },
+
+    async recentFeatures({ modelName, modelVersion, sinceTs, limit }) {
+      const r = await pool.query(
+        `SELECT text_length, token_count, digit_share, upper_share, url_count, unknown_token_share, score, ts
+              FROM msgcls_predictions WHERE model_name = $1 AND model_version = $2 AND ts >= $3
+              ORDER BY ts DESC LIMIT $4`,
+        [modelName, modelVersion, sinceTs, limit],
+      );
+      return r.rows.map(featureRow);
     },
 
     async labelledTexts({ sinceTs, modelName, limit }) {

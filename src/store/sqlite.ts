@@ -21,6 +21,7 @@ import {
   type FeedbackItem,
   type FeedbackOutcome,
   type FeedbackResult,
+  featureRow,
   PREDICTION_COLUMNS,
   type PredictionRecord,
   type PurgeCounts,
@@ -190,6 +191,15 @@ export function openSqliteStore(path: string): Store {
               WHERE rn <= ?
               GROUP BY model_name, model_version, predicted, actual`).all(window.lastN) as Row[]);
       return rows.map(toCell);
+    },
+
+    async recentFeatures({ modelName, modelVersion, sinceTs, limit }) {
+      alive();
+      const rows =
+        stmt(`SELECT text_length, token_count, digit_share, upper_share, url_count, unknown_token_share, score, ts
+              FROM msgcls_predictions WHERE model_name = ? AND model_version = ? AND ts >= ?
+              ORDER BY ts DESC LIMIT ?`).all(modelName, modelVersion, sinceTs, limit) as Record<string, unknown>[];
+      return rows.map(featureRow);
     },
 
     async labelledTexts({ sinceTs, modelName, limit }) {

@@ -58,6 +58,23 @@ export type ConfusionCell = {
 /** Labelled predictions made at or after `sinceTs`, or the last `lastN` labelled predictions per model version. */
 export type QualityWindow = { sinceTs: number } | { lastN: number };
 
+/** Row → the drift features in DRIFT_FEATURES order (NULL → NaN). */
+export function featureRow(r: Record<string, unknown>): { ts: number; values: number[] } {
+  const num = (v: unknown) => (v === null || v === undefined ? Number.NaN : Number(v));
+  return {
+    ts: Number(r.ts),
+    values: [
+      num(r.text_length),
+      num(r.token_count),
+      num(r.digit_share),
+      num(r.upper_share),
+      num(r.url_count),
+      num(r.unknown_token_share),
+      num(r.score),
+    ],
+  };
+}
+
 /** A labelled prediction with its anonymised text. */
 export type LabelledText = { text: string; label: string; ts: number; modelVersion: string; predicted: string };
 
@@ -83,6 +100,17 @@ export type Store = {
    * `msg-cls train --from-store` learns from — made at or after `sinceTs`, oldest first, at most `limit`.
    */
   labelledTexts(opts: { sinceTs: number; modelName: string; limit: number }): Promise<LabelledText[]>;
+  /**
+   * The drift features (DRIFT_FEATURES order, NaN for NULL) of the latest `limit` predictions of one
+   * model version made at or after `sinceTs`, by every instance writing to this store: the fleet's
+   * drift window.
+   */
+  recentFeatures(opts: {
+    modelName: string;
+    modelVersion: string;
+    sinceTs: number;
+    limit: number;
+  }): Promise<{ ts: number; values: number[] }[]>;
   /** Deletes (or blanks, for the payload) at most `limit` expired rows of each kind. */
   purge(cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts>;
   /** Resolves when the store answers a trivial query. */

@@ -102,6 +102,29 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.equal((await store.labelledTexts({ sinceTs: t0, modelName: 'lt', limit: 1 })).length, 1);
       });
 
+      test('recent features: the latest of one version since a time, newest first, NULL as NaN', async () => {
+        const t0 = Date.now() - 10_000;
+        await store.insertPredictions([
+          prediction('rf1', { ts: t0 + 1, modelName: 'rf', textLength: 10, score: 0.1 }),
+          prediction('rf2', { ts: t0 + 2, modelName: 'rf', textLength: 20, score: 0.2 }),
+          prediction('rf3', { ts: t0 + 3, modelName: 'rf', modelVersion: '2', textLength: 30 }),
+          prediction('rf4', { ts: t0 - 5000, modelName: 'rf', textLength: 40 }),
+        ]);
+        const rows = await store.recentFeatures({ modelName: 'rf', modelVersion: '1', sinceTs: t0, limit: 10 });
+        assert.deepEqual(
+          rows.map((r) => [r.ts, r.values[0], r.values[6]]),
+          [
+            [t0 + 2, 20, 0.2],
+            [t0 + 1, 10, 0.1],
+          ],
+        );
+        assert.ok(Number.isNaN(rows[0].values[5]), 'unknown_token_share NULL → NaN');
+        assert.equal(
+          (await store.recentFeatures({ modelName: 'rf', modelVersion: '1', sinceTs: 0, limit: 1 }))[0].ts,
+          t0 + 2,
+        );
+      });
+
       test('stores prediction records; a repeated (request id, index) keeps the first', async () => {
         const n = await store.insertPredictions([
           prediction('p1', { text: 'Hi <EMAIL>' }),

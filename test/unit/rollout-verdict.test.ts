@@ -86,7 +86,10 @@ describe('verdict', () => {
   test('significantly better on enough labels: promote, with the p-value and intervals in the reason', () => {
     const v = verdict(figures({ acc: [300, 500] }), figures({ model_version: '2', acc: [450, 500] }), limits);
     assert.equal(v.decision, 'promote', v.reasons.join('\n'));
-    assert.match(v.reasons[0], /significantly better \(p < 0\.0001\): accuracy 90\.0 % \[87\.[0-9] %, 92\.[0-9] %\] on 500 labels/);
+    assert.match(
+      v.reasons[0],
+      /significantly better \(p < 0\.0001\): accuracy 90\.0 % \[87\.[0-9] %, 92\.[0-9] %\] on 500 labels/,
+    );
     assert.ok(v.tests.accuracy && v.tests.accuracy.z > 0 && v.tests.accuracy.p < 0.001);
     assert.ok((v.challenger?.f1 ?? 0) > (v.champion.f1 ?? 1));
   });

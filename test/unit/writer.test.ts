@@ -45,6 +45,9 @@ function fakeStore() {
     async labelledTexts() {
       return [];
     },
+    async recentFeatures() {
+      return [];
+    },
     async purge() {
       return { payload: 0, predictions: 0, feedback: 0 };
     },

@@ -2,8 +2,11 @@
 // numbers the msgcls_online_* and msgcls_drift_* gauges carry.
 
 import type { FastifyInstance } from 'fastify';
+import type { DriftConfig } from '../../config.ts';
+import { fleetDrift } from '../../quality/fleet-drift.ts';
 import type { ModelMonitoring } from '../../quality/monitoring.ts';
 import { errorSchema, HttpError } from '../errors.ts';
+import type { LoadedModel } from '../state.ts';
 
 const nullableNumber = { type: ['number', 'null'] } as const;
 
@@ -102,10 +105,15 @@ const driftSchema = {
     thresholds: { type: 'object', properties: { moderate: { type: 'number' }, drifted: { type: 'number' } } },
     empty_bin_share: { type: 'number' },
     features: { type: 'object', additionalProperties: featureSchema },
+    scope: { type: 'string', enum: ['instance', 'fleet'], description: 'Whose predictions the window holds.' },
   },
 } as const;
 
-export function monitoringRoutes(app: FastifyInstance, monitoring: ModelMonitoring | undefined): void {
+export function monitoringRoutes(
+  app: FastifyInstance,
+  monitoring: ModelMonitoring | undefined,
+  fleet?: { model(): LoadedModel | undefined; drift: DriftConfig },
+): void {
   app.get(
     '/monitoring/quality',
     {
@@ -137,17 +145,56 @@ export function monitoringRoutes(app: FastifyInstance, monitoring: ModelMonitori
     },
   );
 
-  app.get(
+  app.get<{ Querystring: { scope?: 'instance' | 'fleet' } }>(
     '/monitoring/drift',
     {
       schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            scope: {
+              type: 'string',
+              enum: ['instance', 'fleet'],
+              description:
+                '`instance` (default): this instance’s window. `fleet`: the latest DRIFT_WINDOW predictions of the version in the store, from every instance writing to it (versions that ship a reference).',
+            },
+          },
+        },
         summary: 'Data drift: PSI per input feature against the model version’s reference, with a verdict',
         description:
           'Over a sliding window of this instance’s recent predictions (DRIFT_WINDOW, DRIFT_MAX_AGE_MINUTES). Verdict: stable < DRIFT_MODERATE_PSI ≤ moderate < DRIFT_PSI ≤ drifted; null until the window holds DRIFT_MIN_COUNT predictions. Empty bins count as a share of `empty_bin_share`.',
         response: { 200: driftSchema, 503: errorSchema },
       },
     },
-    async () => {
+    async (request) => {
+      if (request.query.scope === 'fleet') {
+        const model = fleet?.model();
+        if (!monitoring?.store || !fleet || !model) {
+          throw new HttpError(
+            503,
+            'store_off',
+            'fleet drift is computed from the store and this instance has none (STORE_URL=off) or no model yet: use scope=instance, or set STORE_URL',
+          );
+        }
+        let report: Awaited<ReturnType<typeof fleetDrift>>;
+        try {
+          report = await fleetDrift(monitoring.store, model, fleet.drift);
+        } catch (err) {
+          throw new HttpError(
+            503,
+            'store_unavailable',
+            `the store did not answer (${(err as Error).message}); retry shortly`,
+          );
+        }
+        if (!report) {
+          throw new HttpError(
+            409,
+            'no_reference',
+            `version ${model.info.version} ships no drift reference, so its reference is built per instance: use scope=instance`,
+          );
+        }
+        return { ...report, scope: 'fleet' };
+      }
       const report = monitoring?.drift();
       if (!report) {
         throw new HttpError(
@@ -156,7 +203,7 @@ export function monitoringRoutes(app: FastifyInstance, monitoring: ModelMonitori
           'no model is loaded yet, so there is no reference to compare with; retry shortly',
         );
       }
-      return report;
+      return { ...report, scope: 'instance' };
     },
   );
 }

@@ -2,7 +2,9 @@
 // the figures it was reached on, per version and role.
 
 import type { FastifyInstance } from 'fastify';
-import type { RolloutConfig } from '../../config.ts';
+import type { DriftConfig, RolloutConfig } from '../../config.ts';
+import type { DriftReport } from '../../quality/drift.ts';
+import { fleetDrift } from '../../quality/fleet-drift.ts';
 import type { ModelMonitoring } from '../../quality/monitoring.ts';
 import { rolloutReport } from '../../rollout/report.ts';
 import type { DataPlane } from '../../serving/dataplane.ts';
@@ -13,7 +15,7 @@ export function rolloutRoutes(
   dp: DataPlane,
   monitoring: ModelMonitoring | undefined,
   config: RolloutConfig,
-  driftPsi: number,
+  drift: DriftConfig | undefined,
 ): void {
   app.get(
     '/monitoring/rollout',
@@ -21,7 +23,7 @@ export function rolloutRoutes(
       schema: {
         summary: 'Rollout verdict: promote, hold or rollback the challenger, with reasons and per-version figures',
         description:
-          'Compares the challenger (CHALLENGER_ALIAS) with the champion on error ratio, p95 inference time, online accuracy/precision/recall/F1 from feedback labels (Wilson 95 % intervals, two-proportion z-test at VERDICT_ALPHA; fewer than VERDICT_MIN_LABELS labels per version is "not enough data"), drift and shadow agreement. Quality is computed from the store (the whole fleet on PostgreSQL); calls, latency, drift and agreement are this instance’s (`scope`).',
+          'Compares the challenger (CHALLENGER_ALIAS) with the champion on error ratio, p95 inference time, online accuracy/precision/recall/F1 from feedback labels (Wilson 95 % intervals, two-proportion z-test at VERDICT_ALPHA; fewer than VERDICT_MIN_LABELS labels per version is "not enough data"), drift and shadow agreement. Quality and drift are computed from the store (the whole fleet on PostgreSQL; drift for versions that ship a reference); calls, latency and agreement are this instance’s — Prometheus sums those over the fleet (`scope` says which is which).',
         response: { '4xx': errorSchema, 503: errorSchema },
       },
     },
@@ -35,14 +37,34 @@ export function rolloutRoutes(
         // A store that does not answer leaves the verdict without quality figures ("not enough data").
         quality = await monitoring.quality.compute().catch(() => monitoring.quality?.latest());
       }
+      // Drift of the fleet (from the store) when there is one; else this instance's windows.
+      let driftScope: 'fleet' | 'instance' = 'instance';
+      let champDrift: DriftReport | undefined = monitoring?.drift();
+      let challDrift: DriftReport | undefined = monitoring?.challengerDrift();
+      const store = monitoring?.store;
+      if (store && drift) {
+        try {
+          const [a, b] = await Promise.all([
+            fleetDrift(store, champion, drift),
+            challenger ? fleetDrift(store, challenger, drift) : undefined,
+          ]);
+          if (a !== undefined) {
+            driftScope = 'fleet';
+            champDrift = a;
+            challDrift = b ?? challDrift;
+          }
+        } catch {
+          // The store did not answer: this instance's windows.
+        }
+      }
       return rolloutReport({
         config,
-        driftPsi,
+        driftPsi: drift?.drifted ?? 0.2,
         champion,
         challenger,
         snapshot: dp.rollout.snapshot({ champion, challenger }),
         quality,
-        drift: { champion: monitoring?.drift(), challenger: monitoring?.challengerDrift() },
+        drift: { champion: champDrift, challenger: challDrift, scope: driftScope },
       });
     },
   );
