@@ -202,6 +202,7 @@ export async function startModelMonitoring(
           ts: now,
           modelName: model.info.name,
           modelVersion: model.info.version,
+          modelRole: model.info.role,
           label: p.label,
           proba: p.proba,
           score,

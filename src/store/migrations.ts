@@ -45,6 +45,12 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'index for the payload retention sweep',
     statements: ['CREATE INDEX msgcls_predictions_text_ts ON msgcls_predictions (ts) WHERE text IS NOT NULL'],
   },
+  {
+    version: 3,
+    // The part a version played in a rollout (champion, challenger); NULL for rows written before.
+    name: 'rollout role of each prediction',
+    statements: ['ALTER TABLE msgcls_predictions ADD COLUMN model_role TEXT'],
+  },
 ];
 
 export const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS msgcls_schema_migrations (

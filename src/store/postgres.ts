@@ -39,6 +39,7 @@ const COLUMN_TYPES: Record<(typeof PREDICTION_COLUMNS)[number], string> = {
   url_count: 'int[]',
   unknown_token_share: 'float8[]',
   text: 'text[]',
+  model_role: 'text[]',
 };
 
 const INSERT_SQL = `INSERT INTO msgcls_predictions (${PREDICTION_COLUMNS.join(', ')})

@@ -13,6 +13,8 @@ export type PredictionRecord = {
   ts: number;
   modelName: string;
   modelVersion: string;
+  /** The version's role in a rollout: champion, or challenger (canary/A-B). */
+  modelRole: string;
   label: string;
   proba: number;
   /** Probability of the positive label (the drift feature `score`). */
@@ -137,6 +139,7 @@ export const PREDICTION_COLUMNS = [
   'score',
   ...TEXT_STAT_NAMES,
   'text',
+  'model_role',
 ] as const;
 
 /** A record as the row of values in PREDICTION_COLUMNS order (non-finite numbers become null). */
@@ -158,6 +161,7 @@ export function predictionRow(r: PredictionRecord): (string | number | null)[] {
     num(r.urlCount),
     num(r.unknownTokenShare),
     r.text,
+    r.modelRole,
   ];
 }
 

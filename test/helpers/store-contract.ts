@@ -24,6 +24,7 @@ export function prediction(requestId: string, over: Partial<PredictionRecord> = 
     ts: Date.now(),
     modelName: 'msg_cls',
     modelVersion: '1',
+    modelRole: 'champion',
     label: 'spam',
     proba: 0.9,
     score: 0.9,

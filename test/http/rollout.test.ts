@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { chatCorpus } from '../fixtures/chat-corpus.ts';
@@ -82,6 +83,24 @@ describe('canary rollout: stickiness, roles, verdict, promote', () => {
     assert.match(metrics, /msgcls_rollout_challenger_weight 0\.3/);
     const business = server.logs.records().filter((r) => r.log_type === 'business' && r.model_role === 'challenger');
     assert.ok(business.length >= 60 && business.every((r) => r.model_version === '2'));
+    // The store keeps the role of every prediction with its version.
+    assert.ok(await server.monitoring.writer?.flush(5000));
+    const db = new DatabaseSync(join(dir, 'store.db'), { readOnly: true });
+    const rows = db
+      .prepare('SELECT model_version, model_role, COUNT(*) AS n FROM msgcls_predictions GROUP BY 1, 2 ORDER BY 1')
+      .all() as { model_version: string; model_role: string; n: number }[];
+    db.close();
+    assert.deepEqual(
+      rows.map((r) => [r.model_version, r.model_role]),
+      [
+        ['1', 'champion'],
+        ['2', 'challenger'],
+      ],
+    );
+    assert.equal(
+      rows.reduce((a, r) => a + Number(r.n), 0),
+      343,
+    );
   });
 
   test('OIP requests are routed by the same rollout', async () => {
@@ -96,7 +115,7 @@ describe('canary rollout: stickiness, roles, verdict, promote', () => {
     assert.equal(body.parameters.model_role, viaPredict.model.role);
   });
 
-  test('with 12 labels the verdict is "not enough data"; with a few hundred it says promote', async (t) => {
+  test('with 12 labels the verdict is "not enough data"; with a few hundred it says promote', async () => {
     const messages = chatCorpus(900, 7);
     const sendAndLabel = async (from: number, to: number) => {
       const items: { request_id: string; label: string }[] = [];
@@ -121,7 +140,6 @@ describe('canary rollout: stickiness, roles, verdict, promote', () => {
     await sendAndLabel(12, 900);
     v = await json(server, '/monitoring/rollout');
     const { verdict } = v.body;
-    t.diagnostic(JSON.stringify(v.body));
     assert.equal(verdict.decision, 'promote', verdict.reasons.join('\n'));
     assert.ok(verdict.challenger.labelled >= 100 && verdict.champion.labelled >= 100);
     assert.ok(verdict.challenger.accuracy.value > verdict.champion.accuracy.value);

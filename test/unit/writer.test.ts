@@ -73,6 +73,7 @@ const record = (i: number): PredictionRecord => ({
   ts: i,
   modelName: 'm',
   modelVersion: '1',
+  modelRole: 'champion',
   label: 'spam',
   proba: 0.9,
   score: 0.9,
