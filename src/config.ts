@@ -354,7 +354,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     name: 'VERDICT_MAX_LATENCY_RATIO',
     default: '2',
     description:
-      "The verdict says rollback when the challenger's p95 inference time is above this multiple of the champion's.",
+      "The verdict says rollback when the challenger's p95 inference time is above this multiple of the champion's (and at least 1 ms slower: smaller differences are noise).",
   },
   {
     name: 'VERDICT_ALPHA',

@@ -32,7 +32,7 @@ export type VerdictLimits = {
   minRequests: number;
   /** Challenger error ratio above this rolls back. */
   maxErrorRatio: number;
-  /** Challenger p95 above champion p95 × this rolls back. */
+  /** Challenger p95 above champion p95 × this rolls back (when also LATENCY_NOISE_MS slower). */
   maxLatencyRatio: number;
   /** Significance level of the z-tests. */
   alpha: number;
@@ -41,6 +41,13 @@ export type VerdictLimits = {
 };
 
 export type Agreement = { compared: number; agreed: number };
+
+/**
+ * Latency differences below this are not judged: the linear model answers in ~0.05 ms, where the p95
+ * of two versions differs by 2× from bucket interpolation and scheduling noise alone (seen in the
+ * tests on a busy machine), and a user cannot tell 0.1 ms from 0.2 ms behind a network round trip.
+ */
+export const LATENCY_NOISE_MS = 1;
 
 export type RatioFigure = { value: number | null; n: number; ci95: Interval | null };
 
@@ -141,7 +148,7 @@ export function verdict(
     }
     if (challenger.p95_ms !== null && champion.p95_ms !== null && champion.p95_ms > 0) {
       const lr = challenger.p95_ms / champion.p95_ms;
-      if (lr > limits.maxLatencyRatio) {
+      if (lr > limits.maxLatencyRatio && challenger.p95_ms - champion.p95_ms > LATENCY_NOISE_MS) {
         rollback.push(
           `challenger p95 latency ${challenger.p95_ms.toPrecision(3)} ms is ${lr.toFixed(2)}× the champion's (limit ${limits.maxLatencyRatio}×)`,
         );

@@ -56,7 +56,7 @@ after(() => rm(dir, { recursive: true, force: true }));
 
 describe('msg-cls CLI', () => {
   test('every command has --help', async () => {
-    for (const cmd of ['serve', 'train', 'eval', 'predict', 'models']) {
+    for (const cmd of ['serve', 'train', 'eval', 'predict', 'models', 'rollout']) {
       const r = await run([cmd, '--help']);
       assert.equal(r.code, 0, `${cmd} --help`);
       assert.match(r.stdout, new RegExp(`^Usage: msg-cls ${cmd}`));

@@ -208,6 +208,21 @@ describe('canary guard', () => {
     assert.equal(v.body.verdict.decision, 'rollback');
     assert.match(v.body.verdict.reasons[0], /guard rolled the canary back: p95 inference time/);
   });
+
+  test('promote is refused while the verdict says rollback; rollback removes the challenger everywhere', async () => {
+    const env = { ...process.env, MODEL_REGISTRY: reg.root };
+    await assert.rejects(
+      run(process.execPath, [CLI, 'rollout', 'promote', '--url', server.url], { env }),
+      /verdict is "rollback", not "promote": the guard rolled the canary back.*pass --force/s,
+    );
+    const { stdout } = await run(process.execPath, [CLI, 'rollout', 'rollback'], { env });
+    assert.deepEqual(JSON.parse(stdout).removed, { alias: 'challenger', version: '2' });
+    await json(server, '/admin/reload', { method: 'POST' });
+    const v = await json(server, '/monitoring/rollout');
+    assert.equal(v.body.verdict.challenger, null, 'the service dropped the challenger when its alias went');
+    const line = server.logs.records().find((r) => String(r.msg).includes('challenger alias "challenger" is gone'));
+    assert.ok(line);
+  });
 });
 
 describe('shadow mode', () => {

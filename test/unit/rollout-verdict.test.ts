@@ -111,9 +111,12 @@ describe('verdict', () => {
     const e = verdict(figures({ acc: [300, 500] }), figures({ ...better, errors: 80 }), limits);
     assert.equal(e.decision, 'rollback');
     assert.match(e.reasons.join('\n'), /error ratio 8\.0 % is above the limit 5\.0 %/);
-    const l = verdict(figures({ acc: [300, 500] }), figures({ ...better, p95_ms: 0.5 }), limits);
+    const l = verdict(figures({ acc: [300, 500], p95_ms: 0.5 }), figures({ ...better, p95_ms: 5 }), limits);
     assert.equal(l.decision, 'rollback');
     assert.match(l.reasons.join('\n'), /10\.00× the champion's/);
+    // Twice as slow but by less than a millisecond: noise, not a reason.
+    const n = verdict(figures({ acc: [300, 500], p95_ms: 0.05 }), figures({ ...better, p95_ms: 0.5 }), limits);
+    assert.equal(n.decision, 'promote', n.reasons.join('\n'));
   });
 
   test('errors below the limit but significantly above the champion: rollback', () => {
