@@ -38,6 +38,7 @@ export async function createObservability(
     hashKey: config.logHashKey,
     payloadSampleRate: config.payloadSampleRate,
     payloadMaxChars: config.payloadMaxChars,
+    businessSampleRate: config.businessLogSampleRate,
     destination: opts.destination,
   });
   return {

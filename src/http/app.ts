@@ -12,8 +12,11 @@ import { createPredictionRecorder } from '../monitoring/predictions.ts';
 import type { Tracing } from '../monitoring/tracing.ts';
 import type { ModelMonitoring } from '../quality/monitoring.ts';
 import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
+import { apiKeyName, DEFAULT_ACCESS, guardAccess, serveMetricsPort } from './access.ts';
 import { type Limits, sendError, toErrorResponse } from './errors.ts';
+import { securityHeaders } from './headers.ts';
 import { instrument } from './instrument.ts';
+import { DEFAULT_LIMITS, httpServerOptions, limitLoad } from './limits.ts';
 import { docsRoutes } from './openapi.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -23,7 +26,20 @@ import type { ServiceState } from './state.ts';
 
 export type AppOptions = {
   config: Pick<Config, 'maxBatch' | 'maxTextChars' | 'maxBodyBytes' | 'keepAliveTimeoutMs' | 'trustProxy'> &
-    Partial<Pick<Config, 'feedbackToken' | 'feedbackMaxBatch' | 'store'>>;
+    Partial<
+      Pick<
+        Config,
+        | 'feedbackToken'
+        | 'feedbackMaxBatch'
+        | 'store'
+        | 'host'
+        | 'adminToken'
+        | 'limits'
+        | 'access'
+        | 'accessLogSampleRate'
+        | 'accessLogSlowMs'
+      >
+    >;
   state: ServiceState;
   logs: Logs;
   /** Prometheus metrics; /metrics is not served when absent (METRICS_ENABLED=false). */
@@ -69,6 +85,8 @@ const versionSchema = {
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, state } = opts;
+  const loadLimits = config.limits ?? DEFAULT_LIMITS;
+  const access = config.access ?? DEFAULT_ACCESS;
   const limits: Limits = {
     maxBatch: config.maxBatch,
     maxTextChars: config.maxTextChars,
@@ -83,8 +101,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     trustProxy: config.trustProxy,
     bodyLimit: config.maxBodyBytes,
     keepAliveTimeout: config.keepAliveTimeoutMs,
-    // Slow or stalled clients must not hold a connection forever.
-    requestTimeout: 30_000,
+    // Slow or stalled clients must not hold a connection forever (src/http/limits.ts).
+    http: httpServerOptions(loadLimits),
+    requestTimeout: loadLimits.requestTimeoutMs,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // validateSchema: false skips compiling the JSON Schema meta-schema (~35 ms of start-up); our
@@ -100,7 +119,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
 
   if (opts.tracing) await app.register(opts.tracing.plugin);
-  instrument(app, { metrics: opts.metrics, logs: opts.logs, tracing: opts.tracing !== undefined });
+  const instrumentation = instrument(app, {
+    metrics: opts.metrics,
+    logs: opts.logs,
+    tracing: opts.tracing !== undefined,
+    accessSample: { rate: config.accessLogSampleRate ?? 1, slowMs: config.accessLogSlowMs ?? 1000 },
+    keyName: apiKeyName,
+  });
+  // Overload and access (README, "Overload" and "Access and threat model"), in this order: headers on
+  // every response, then shedding, then per-route guards (API keys, admin token, rate limit) and CORS.
+  securityHeaders(app);
+  limitLoad(app, loadLimits, { inFlight: instrumentation.inFlight, registry: opts.metrics?.registry });
+  await guardAccess(app, { access, adminToken: config.adminToken, registry: opts.metrics?.registry });
+  if (opts.metrics && access.metricsPort > 0) {
+    serveMetricsPort(app, opts.metrics, access.metricsPort, config.host ?? '127.0.0.1');
+  }
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const { status, body } = toErrorResponse(err, limits);
@@ -164,7 +197,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
   }));
 
-  if (opts.metrics) {
+  if (opts.metrics && access.metricsPort === 0) {
     const metrics = opts.metrics;
     app.get(
       '/metrics',
