@@ -102,7 +102,7 @@ describe('load shedding', () => {
   });
 
   test('a lagging event loop sheds while others wait, but never a single sequential client', async () => {
-    const server = await startTestServer({ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '20', OVERLOAD_MAX_IN_FLIGHT: '0' });
+    const server = await startTestServer({ OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '1', OVERLOAD_MAX_IN_FLIGHT: '0' });
     // Block this process's event loop (the server runs in it) 60 ms out of every 70.
     const blocker = setInterval(() => {
       const end = performance.now() + 60;
@@ -115,9 +115,11 @@ describe('load shedding', () => {
       const stalled = await stalledRequest(port(server));
       try {
         await sleep(100);
-        const r = await postJson(`${server.url}/predict`, PREDICT);
-        assert.equal(r.status, 503, r.text);
-        assert.match(r.json.detail, /OVERLOAD_MAX_EVENT_LOOP_DELAY_MS/);
+        // A lag ~50 times the limit: about 2 % of requests are admitted, the rest shed.
+        const rs = await Promise.all(Array.from({ length: 10 }, () => postJson(`${server.url}/predict`, PREDICT)));
+        const shed = rs.filter((r) => r.status === 503);
+        assert.ok(shed.length >= 5, `${shed.length} of 10 shed`);
+        for (const r of shed) assert.match(r.json.detail, /OVERLOAD_MAX_EVENT_LOOP_DELAY_MS/);
         assert.equal((await fetch(`${server.url}/ready`)).status, 200);
       } finally {
         stalled.destroy();
