@@ -6,6 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
+/** The API key bench/hooks.ts sends and bench/hooks-server.ts accepts (a bench value, not a secret). */
+export const API_KEY = 'bench-key-0123456789abcdef';
+
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export type Service = { proc: ChildProcess; port: number; url: string; exited: Promise<number | null> };
