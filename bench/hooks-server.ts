@@ -2,7 +2,6 @@
 // by HOOKS_VARIANT, so that bench/hooks.ts can price each on the hot path.
 
 import helmet from '@fastify/helmet';
-import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import Fastify from 'fastify';
 import { guardAccess } from '../src/http/access.ts';
