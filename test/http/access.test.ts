@@ -71,6 +71,7 @@ describe('API keys (API_KEYS) and the admin token (ADMIN_TOKEN)', () => {
       assert.equal(wrong.status, 401, `${path} with an API key`);
       const ok = await fetch(`${server.url}${path}`, { headers: admin });
       assert.notEqual(ok.status, 401, path);
+      assert.equal((await fetch(`${server.url}${path}`, { method: 'HEAD' })).status, 401, `HEAD ${path}`);
     }
     for (const path of ['/alive', '/ready', '/health', '/version', '/docs', '/openapi.json']) {
       assert.equal((await fetch(`${server.url}${path}`)).status, 200, path);
