@@ -1,5 +1,5 @@
 // Who may call what: API keys for POST /predict (API_KEYS), the admin token (ADMIN_TOKEN) for the
-// endpoints that reveal or change the service (/admin/*, /monitoring/*, /dashboard, /metrics), rate
+// endpoints that reveal or change the service (/admin/*, /monitoring/*, /metrics), rate
 // limits per API key or client IP (RATE_LIMIT_MAX), CORS (CORS_ORIGINS), and /metrics on a separate,
 // internal port (METRICS_PORT). The threat model is in the README ("Access and threat model").
 //
@@ -26,16 +26,18 @@ export const DEFAULT_ACCESS: AccessConfig = {
   metricsPort: 0,
 };
 
-/** Routes behind ADMIN_TOKEN (when it is set). */
+/**
+ * Routes behind ADMIN_TOKEN (when it is set). /dashboard is not among them: it checks the same token
+ * itself (src/dashboard/routes.ts), as a Bearer header or as the session cookie its sign-in page sets,
+ * which a browser can send and a header guard would refuse.
+ */
 export function isAdminRoute(url: string): boolean {
   return (
     url === '/metrics' ||
     url === '/admin' ||
     url.startsWith('/admin/') ||
     url === '/monitoring' ||
-    url.startsWith('/monitoring/') ||
-    url === '/dashboard' ||
-    url.startsWith('/dashboard/')
+    url.startsWith('/monitoring/')
   );
 }
 

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
+import { dashboardRoutes } from '../dashboard/routes.ts';
 import { type Logs, safeError } from '../monitoring/logging.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
 import { createPredictionRecorder } from '../monitoring/predictions.ts';
@@ -22,6 +23,7 @@ import { feedbackRoutes } from './routes/feedback.ts';
 import { healthRoutes } from './routes/health.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { predictRoutes } from './routes/predict.ts';
+import { rootRoutes } from './routes/root.ts';
 import type { ServiceState } from './state.ts';
 
 export type AppOptions = {
@@ -32,8 +34,10 @@ export type AppOptions = {
         | 'feedbackToken'
         | 'feedbackMaxBatch'
         | 'store'
-        | 'host'
         | 'adminToken'
+        | 'watchdogEventLoopLimitMs'
+        | 'dashboardEnabled'
+        | 'host'
         | 'limits'
         | 'access'
         | 'accessLogSampleRate'
@@ -167,8 +171,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   docsRoutes(app, {
     title: SERVICE_NAME,
     version: SERVICE_VERSION,
-    description: 'Text classification service (spam/ham by default) with health checks and observability built in.',
+    description:
+      'Text classification service (spam/ham by default) with health checks and observability built in. Live dashboard: [/dashboard](/dashboard).',
   });
+  rootRoutes(app);
 
   // Registration order is the order in /docs: the prediction API first, then feedback and quality.
   const monitoring = opts.monitoring;
@@ -196,6 +202,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       alias: state.model.ref.alias ?? null,
     },
   }));
+
+  if (config.dashboardEnabled !== false) {
+    dashboardRoutes(app, {
+      state,
+      metrics: opts.metrics,
+      monitoring,
+      adminToken: config.adminToken,
+      watchdogLimitMs: config.watchdogEventLoopLimitMs,
+    });
+  }
 
   if (opts.metrics && access.metricsPort === 0) {
     const metrics = opts.metrics;

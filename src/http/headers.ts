@@ -63,8 +63,13 @@ export function securityHeaders(app: FastifyInstance): void {
   });
   // Pages are few and static: each distinct page's policy is computed once.
   const cache = new Map<string, string>();
+  // A page that sets its own policy (the dashboard's is stricter: no inline code at all) keeps it.
   const pageCsp: onSendHookHandler = (_request, reply, payload, done) => {
-    if (typeof payload === 'string' && String(reply.getHeader('content-type') ?? '').startsWith('text/html')) {
+    if (
+      typeof payload === 'string' &&
+      reply.getHeader('content-security-policy') === API_CSP &&
+      String(reply.getHeader('content-type') ?? '').startsWith('text/html')
+    ) {
       let csp = cache.get(payload);
       if (csp === undefined) {
         csp = htmlCsp(payload);
