@@ -5,6 +5,7 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
+import { startMetricsServer } from './http/access.ts';
 import { buildApp } from './http/app.ts';
 import { createState, type LoadedModel, type ServiceState } from './http/state.ts';
 import { loadClassifier } from './model/load.ts';
@@ -99,7 +100,12 @@ export async function startServer(config: Config, obs: Observability): Promise<R
   const app = await buildApp({ config, state, logs, metrics, tracing: obs.tracing, monitoring });
   try {
     await app.listen({ port: config.port, host: config.host });
+    // /metrics on its own internal port (METRICS_PORT); it closes with the app's server.
+    if (metrics && config.access.metricsPort > 0) {
+      await startMetricsServer(app, metrics, config.access.metricsPort, config.host);
+    }
   } catch (err) {
+    await app.close();
     await monitoring.close(0);
     throw err;
   }

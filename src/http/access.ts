@@ -167,41 +167,43 @@ function apiKeyHook(keys: ReadonlyMap<string, string>, counter: Counter | undefi
 }
 
 /**
- * Serves GET /metrics on its own port (METRICS_PORT), for a Prometheus on the internal network:
- * the main port then has no /metrics at all. Opened when the app is ready (a busy port fails the
- * start), closed with the app.
+ * Serves GET /metrics on its own port (METRICS_PORT), for a Prometheus on the internal network: the
+ * main port then has no /metrics at all. Started by the server once the app listens (building an app
+ * — tests, `msg-cls doctor` — opens no port); closed with the app's server.
  */
-export function serveMetricsPort(app: FastifyInstance, metrics: Metrics, port: number, host: string): void {
-  let server: Server | undefined;
-  app.addHook('onReady', async () => {
-    server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?', 1)[0];
-      if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
-        res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
-        res.end(JSON.stringify({ error: 'not_found', detail: 'this port serves only GET /metrics' }));
-        return;
-      }
-      metrics.render().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': metrics.contentType });
-          res.end(req.method === 'HEAD' ? undefined : text);
-        },
-        () => {
-          res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
-          res.end(JSON.stringify({ error: 'internal_error', detail: 'rendering the metrics failed' }));
-        },
-      );
-    });
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 10_000;
-    await new Promise<void>((resolve, reject) => {
-      server?.once('error', (err) => reject(new Error(`METRICS_PORT=${port}: ${err.message}`)));
-      server?.listen(port, host, resolve);
-    });
+export async function startMetricsServer(
+  app: FastifyInstance,
+  metrics: Metrics,
+  port: number,
+  host: string,
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ error: 'not_found', detail: 'this port serves only GET /metrics' }));
+      return;
+    }
+    metrics.render().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': metrics.contentType });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      },
+      () => {
+        res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
+        res.end(JSON.stringify({ error: 'internal_error', detail: 'rendering the metrics failed' }));
+      },
+    );
   });
-  app.addHook('onClose', async () => {
-    if (server === undefined) return;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`METRICS_PORT=${port}: ${err.message}`)));
+    server.listen(port, host, resolve);
+  });
+  app.server.once('close', () => {
     server.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
+    server.close();
   });
+  return server;
 }

@@ -13,7 +13,7 @@ import { createPredictionRecorder } from '../monitoring/predictions.ts';
 import type { Tracing } from '../monitoring/tracing.ts';
 import type { ModelMonitoring } from '../quality/monitoring.ts';
 import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
-import { apiKeyName, DEFAULT_ACCESS, guardAccess, serveMetricsPort } from './access.ts';
+import { apiKeyName, DEFAULT_ACCESS, guardAccess } from './access.ts';
 import { type Limits, sendError, toErrorResponse } from './errors.ts';
 import { securityHeaders } from './headers.ts';
 import { instrument } from './instrument.ts';
@@ -37,7 +37,6 @@ export type AppOptions = {
         | 'adminToken'
         | 'watchdogEventLoopLimitMs'
         | 'dashboardEnabled'
-        | 'host'
         | 'limits'
         | 'access'
         | 'accessLogSampleRate'
@@ -135,9 +134,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   securityHeaders(app);
   limitLoad(app, loadLimits, { inFlight: instrumentation.inFlight, registry: opts.metrics?.registry });
   await guardAccess(app, { access, adminToken: config.adminToken, registry: opts.metrics?.registry });
-  if (opts.metrics && access.metricsPort > 0) {
-    serveMetricsPort(app, opts.metrics, access.metricsPort, config.host ?? '127.0.0.1');
-  }
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const { status, body } = toErrorResponse(err, limits);

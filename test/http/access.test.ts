@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { freePort, json, postJson, startTestServer, type TestServer } from '../helpers/server.ts';
@@ -113,6 +114,17 @@ describe('METRICS_PORT', () => {
       await server.close();
     }
     await assert.rejects(fetch(`http://127.0.0.1:${metricsPort}/metrics`), 'the metrics port closes with the server');
+  });
+
+  test('a busy METRICS_PORT fails the start, naming the variable', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      await assert.rejects(startTestServer({ METRICS_PORT: String(port) }), /METRICS_PORT=\d+: .*EADDRINUSE/);
+    } finally {
+      blocker.close();
+    }
   });
 });
 
