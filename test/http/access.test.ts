@@ -2,15 +2,11 @@
 // own port, rate limits, CORS, security headers, and access-log sampling — each against a real server.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { freePort, json, postJson, startTestServer, type TestServer } from '../helpers/server.ts';
 
-const execFileAsync = promisify(execFile);
 const ALICE = 'alice-key-0123456789abcdef';
 const BOB = 'bob-key-fedcba9876543210';
 const ADMIN = 'admin-token-0123456789abcdef';
@@ -297,34 +293,6 @@ describe('access-log sampling', () => {
       const n = server.logs.records().filter((l) => l.log_type === 'access').length;
       // Binomial(200, 0.5): 60..140 holds with probability 1 - 1e-8.
       assert.ok(n > 60 && n < 140, `${n} of 200 logged`);
-    } finally {
-      await server.close();
-    }
-  });
-});
-
-// The docs page must still work under its policy: render it in headless Chromium (when installed)
-// and look for the operations Swagger UI draws from /openapi.json.
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-describe('Swagger UI under the Content-Security-Policy', {
-  skip: CHROMIUM === undefined && 'Chromium is not installed',
-}, () => {
-  test('/docs renders the API operations in a real browser', async () => {
-    const server = await startTestServer();
-    try {
-      const { stdout } = await execFileAsync(
-        CHROMIUM as string,
-        [
-          '--headless',
-          '--disable-gpu',
-          '--no-sandbox',
-          '--virtual-time-budget=8000',
-          '--dump-dom',
-          `${server.url}/docs`,
-        ],
-        { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
-      );
-      assert.match(stdout, /class="opblock-summary-path" data-path="\/predict"/, 'Swagger UI drew POST /predict');
     } finally {
       await server.close();
     }
