@@ -116,6 +116,7 @@ describe('alert rules', () => {
       'MsgClsLatencyP95High',
       'MsgClsLoadShedding',
       'MsgClsModelLoadFailed',
+      'MsgClsModelReloadFailing',
       'MsgClsNoPredictions',
       'MsgClsOnlineQualityLow',
       'MsgClsStoreWritesFailing',
