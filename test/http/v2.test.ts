@@ -110,3 +110,28 @@ describe('Open Inference Protocol v2', () => {
     assert.equal(meta.outputs[1].parameters.labels, 'ham,spam');
   });
 });
+
+describe('Open Inference Protocol v2 behind API_KEYS', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ API_KEYS: 'app:0123456789abcdef0123' });
+  });
+  after(() => server.close());
+
+  test('infer needs a key, as /predict does; health and metadata do not', async () => {
+    const body = JSON.stringify({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['hi'] }] });
+    for (const path of ['/v2/models/msg_cls/infer', '/v2/models/msg_cls/versions/1/infer']) {
+      const refused = await fetch(server.url + path, { method: 'POST', body });
+      assert.equal(refused.status, 401, path);
+      assert.equal(typeof ((await refused.json()) as { error: unknown }).error, 'string');
+      const ok = await fetch(server.url + path, {
+        method: 'POST',
+        body,
+        headers: { authorization: 'Bearer 0123456789abcdef0123' },
+      });
+      assert.equal(ok.status, 200, path);
+    }
+    assert.equal((await fetch(`${server.url}/v2/health/ready`)).status, 200);
+    assert.equal((await fetch(`${server.url}/v2/models/msg_cls`)).status, 200);
+  });
+});

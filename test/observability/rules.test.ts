@@ -106,7 +106,7 @@ describe('recording rules', () => {
 });
 
 describe('alert rules', () => {
-  test('the issue-3, issue-4 and issue-9 alert sets are present', () => {
+  test('the issue-3, issue-4, issue-9 and issue-12 alert sets are present', () => {
     assert.deepEqual(alerts.map((a) => a.alert).sort(), [
       'MsgClsCanaryRolledBack',
       'MsgClsChallengerWorse',
@@ -116,6 +116,7 @@ describe('alert rules', () => {
       'MsgClsEventLoopLagHigh',
       'MsgClsHighErrorRatio',
       'MsgClsLatencyP95High',
+      'MsgClsLoadShedding',
       'MsgClsModelLoadFailed',
       'MsgClsModelReloadFailing',
       'MsgClsNoPredictions',
