@@ -56,7 +56,7 @@ export type Rollout = {
   active(slots: Slots): boolean;
   /** The model that answers this request. */
   pick(request: KeyedRequest, slots: Slots): LoadedModel | undefined;
-  /** One call into `model` took `ms` (of `n` texts); failed when it threw. Checks the guard. */
+  /** One call into `model` (a text or a batch) took `ms`; failed when it threw. Checks the guard. */
   called(model: LoadedModel, ms: number, failed: boolean): void;
   /** Shadow mode: queue the text for the challenger. */
   shadow(item: ShadowItem): void;
