@@ -3,6 +3,14 @@
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
+/** What the error mapping may look at besides the error: the route and the parsed body. */
+export type ErrorContext = { routeOptions: { url?: string }; body?: unknown };
+
+/** `s` cut to `max` characters (with an ellipsis): client-supplied strings are quoted back only this far. */
+export function shorten(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}…`;
+}
+
 export type ErrorBody = { error: string; detail: string; request_id?: string };
 
 export const errorSchema = {
@@ -30,6 +38,44 @@ export class HttpError extends Error {
 export type Limits = { maxBatch: number; maxTextChars: number; maxBodyBytes: number };
 
 type ValidationIssue = { keyword: string; instancePath: string; message?: string; params: Record<string, unknown> };
+
+/**
+ * A body that must have exactly one of two shapes (`oneOf` in the schema): /predict takes `text` or
+ * `texts`, /feedback one label or `items`.
+ */
+function describeOneOf(
+  issue: ValidationIssue,
+  context: ErrorContext | undefined,
+): { status: number; code: string; detail: string } {
+  const raw = context?.body;
+  // `required` holds vacuously for a non-object, so oneOf reports "both" for a string or an array.
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { status: 400, code: 'invalid_type', detail: 'body must be a JSON object' };
+  }
+  const body = raw as Record<string, unknown>;
+  if (context?.routeOptions.url === '/feedback') {
+    const both = 'items' in body && ('request_id' in body || 'label' in body || 'index' in body);
+    return both
+      ? {
+          status: 400,
+          code: 'ambiguous_request',
+          detail: 'send either one label (request_id, label, index) or "items", not both',
+        }
+      : {
+          status: 400,
+          code: 'missing_field',
+          detail:
+            'send {"request_id": "<from /predict>", "label": "<true label>"} or {"items": [{"request_id": ..., "label": ...}, ...]}',
+        };
+  }
+  return issue.params.passingSchemas
+    ? { status: 400, code: 'ambiguous_request', detail: 'send either "text" or "texts", not both' }
+    : {
+        status: 400,
+        code: 'missing_text',
+        detail: 'the body has neither "text" nor "texts": send {"text": "..."} or {"texts": ["...", ...]}',
+      };
+}
 
 function describeValidation(issue: ValidationIssue, limits: Limits): { status: number; code: string; detail: string } {
   const where = issue.instancePath === '' ? 'body' : `body${issue.instancePath.replaceAll('/', '.')}`;
@@ -107,10 +153,16 @@ function describeValidation(issue: ValidationIssue, limits: Limits): { status: n
 }
 
 /** Maps any error thrown while handling a request to a status and a client-safe body. */
-export function toErrorResponse(err: FastifyError, limits: Limits): { status: number; body: ErrorBody } {
+export function toErrorResponse(
+  err: FastifyError,
+  limits: Limits,
+  context?: ErrorContext,
+): { status: number; body: ErrorBody } {
   if (err instanceof HttpError) return { status: err.statusCode, body: { error: err.code, detail: err.message } };
   if (err.validation && err.validation.length > 0) {
-    const { status, code, detail } = describeValidation(err.validation[0] as ValidationIssue, limits);
+    const issues = err.validation as ValidationIssue[];
+    const oneOf = issues.find((i) => i.keyword === 'oneOf' && i.instancePath === '');
+    const { status, code, detail } = oneOf ? describeOneOf(oneOf, context) : describeValidation(issues[0], limits);
     return { status, body: { error: code, detail } };
   }
   switch (err.code) {
@@ -143,8 +195,29 @@ export function toErrorResponse(err: FastifyError, limits: Limits): { status: nu
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return {
         status: 400,
-        body: { error: 'invalid_content_length', detail: 'Content-Length does not match the body sent' },
+        body: {
+          error: 'invalid_content_length',
+          detail: 'Content-Length does not match the body sent: send the exact byte length of the body',
+        },
       };
+    case 'ERR_BODY_ENCODING':
+      return {
+        status: 400,
+        body: {
+          error: 'malformed_encoding',
+          detail: `the body could not be decoded with its Content-Encoding (${(err as { zlibCode?: string }).zlibCode ?? 'corrupt data'}): send it uncompressed or validly compressed`,
+        },
+      };
+  }
+  if (err instanceof SyntaxError && /forbidden (prototype|constructor) property/.test(err.message)) {
+    return {
+      status: 400,
+      body: {
+        error: 'unknown_field',
+        detail:
+          'the body has a "__proto__" or "constructor" key, which no request accepts: remove it (see /docs for the fields)',
+      },
+    };
   }
   if (err instanceof SyntaxError && err.statusCode === 400) {
     // JSON.parse failures and prototype-poisoning rejections from Fastify's JSON parser.
@@ -155,7 +228,7 @@ export function toErrorResponse(err: FastifyError, limits: Limits): { status: nu
   }
   const status = err.statusCode ?? 500;
   if (status >= 400 && status < 500) {
-    return { status, body: { error: 'bad_request', detail: err.message } };
+    return { status, body: { error: 'bad_request', detail: shorten(err.message, 300) } };
   }
   return {
     status: 500,

@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance, RouteOptions } from 'fastify';
+import { errorSchema } from './errors.ts';
 
 declare module 'fastify' {
   interface FastifySchema {
@@ -17,6 +18,8 @@ declare module 'fastify' {
     description?: string;
     /** Leave the route out of /openapi.json. */
     hide?: boolean;
+    /** Media type of a successful answer that is not JSON (e.g. the Prometheus text format). */
+    produces?: string;
   }
 }
 
@@ -24,6 +27,7 @@ type RouteSchema = {
   summary?: string;
   description?: string;
   hide?: boolean;
+  produces?: string;
   body?: unknown;
   response?: Record<string, { description?: string } & Record<string, unknown>>;
 };
@@ -33,15 +37,21 @@ export type ApiInfo = { title: string; version: string; description: string };
 const STATUS_TEXT: Record<string, string> = {
   '200': 'OK',
   '202': 'Accepted',
-  '4xx': 'Client error: the body says what was wrong and how to fix it',
-  '503': 'Not ready',
+  '4XX': 'Client error: the body says what was wrong and how to fix it',
+  '503': 'Not ready, shutting down, or a dependency (the store) is unavailable: retry',
 };
 
-function responseEntry(status: string, schema: { description?: string } & Record<string, unknown>) {
+// Every operation can answer these, whatever its own schema says: a request the HTTP layer refuses
+// (bad headers, unknown method, undecodable body → 4xx) and a request that arrives while the instance
+// drains (503 shutting_down).
+const COMMON_RESPONSES = { '4XX': errorSchema, '503': errorSchema } as const;
+
+function responseEntry(status: string, schema: { description?: string } & Record<string, unknown>, produces?: string) {
   const { description, ...rest } = schema;
+  const ok = status.startsWith('2');
   return {
     description: description ?? STATUS_TEXT[status] ?? 'Response',
-    content: { 'application/json': { schema: rest } },
+    content: ok && produces ? { [produces]: { schema: { type: 'string' } } } : { 'application/json': { schema: rest } },
   };
 }
 
@@ -58,11 +68,17 @@ export function buildOpenApi(routes: readonly RouteOptions[], info: ApiInfo): Re
       if (schema.body) {
         op.requestBody = { required: true, content: { 'application/json': { schema: schema.body } } };
       }
+      const declared = Object.fromEntries(
+        Object.entries(schema.response ?? { 200: {} }).map(([status, s]) => [status.toUpperCase(), s]),
+      );
+      const all: Record<string, { description?: string } & Record<string, unknown>> = {
+        ...COMMON_RESPONSES,
+        ...declared,
+      };
       op.responses = Object.fromEntries(
-        Object.entries(schema.response ?? { 200: {} }).map(([status, s]) => [
-          status.toUpperCase(),
-          responseEntry(status, s),
-        ]),
+        Object.entries(all)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([status, s]) => [status, responseEntry(status, s, schema.produces)]),
       );
       paths[route.url] ??= {};
       paths[route.url][method.toLowerCase()] = op;

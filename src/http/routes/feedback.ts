@@ -78,6 +78,15 @@ export function feedbackRoutes(
         body: {
           type: 'object',
           additionalProperties: false,
+          // Exactly one of the two shapes: one label, or `items` (and then none of the single-label fields).
+          oneOf: [
+            { title: 'One label', required: ['request_id', 'label'], not: { required: ['items'] } },
+            {
+              title: 'Many labels',
+              required: ['items'],
+              not: { anyOf: [{ required: ['request_id'] }, { required: ['label'] }, { required: ['index'] }] },
+            },
+          ],
           properties: {
             ...itemProperties,
             items: {

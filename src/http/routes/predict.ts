@@ -1,6 +1,7 @@
 // POST /predict — the hot path. One text or a batch in, label + probabilities out.
 
 import type { FastifyInstance } from 'fastify';
+import { hasVisibleText } from '../../model/visible.ts';
 import type { PredictionRecorder } from '../../monitoring/predictions.ts';
 import { errorSchema, HttpError } from '../errors.ts';
 import type { ServiceState } from '../state.ts';
@@ -29,8 +30,6 @@ const modelSchema = {
   required: ['name', 'version'],
 } as const;
 
-const NON_SPACE = /\S/;
-
 export function predictRoutes(
   app: FastifyInstance,
   state: ServiceState,
@@ -43,9 +42,14 @@ export function predictRoutes(
     {
       schema: {
         summary: 'Classify one text or a batch of texts',
-        description: `Send {"text": "..."} for one prediction or {"texts": [...]} (up to ${opts.maxBatch}) for a batch, in order. Texts are limited to ${opts.maxTextChars} characters.`,
+        description: `Send {"text": "..."} for one prediction or {"texts": [...]} (up to ${opts.maxBatch}) for a batch, in order — exactly one of the two. Texts are limited to ${opts.maxTextChars} characters and need a visible character (white space, zero-width and other invisible characters alone are refused). Unknown fields are refused (400 unknown_field), as on every endpoint.`,
         body: {
           type: 'object',
+          additionalProperties: false,
+          oneOf: [
+            { required: ['text'], title: 'One text' },
+            { required: ['texts'], title: 'A batch of texts' },
+          ],
           properties: {
             text: { ...text, description: 'The text to classify.', examples: ['Buy cheap iPhone'] },
             texts: {
@@ -88,7 +92,7 @@ export function predictRoutes(
         if (body.texts !== undefined) {
           throw new HttpError(400, 'ambiguous_request', 'send either "text" or "texts", not both');
         }
-        if (!NON_SPACE.test(body.text)) {
+        if (!hasVisibleText(body.text)) {
           throw new HttpError(400, 'empty_text', 'body.text has no visible characters: send a non-empty text');
         }
         const p = recorder.predictOne(model, body.text);
@@ -104,7 +108,7 @@ export function predictRoutes(
       if (body.texts !== undefined) {
         const texts = body.texts;
         for (let i = 0; i < texts.length; i++) {
-          if (!NON_SPACE.test(texts[i])) {
+          if (!hasVisibleText(texts[i])) {
             throw new HttpError(400, 'empty_text', `body.texts.${i} has no visible characters: send non-empty texts`);
           }
         }
