@@ -14,7 +14,7 @@ import type { ModelMonitoring } from '../quality/monitoring.ts';
 import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
 import { createClientErrorHandler, createConnectHandler } from './client-errors.ts';
 import { decodeContentEncoding } from './content-encoding.ts';
-import { HttpError, type Limits, sendError, shorten, toErrorResponse } from './errors.ts';
+import { HttpError, type Limits, parseJsonBody, sendError, shorten, toErrorResponse } from './errors.ts';
 import { instrument, UNMATCHED_ROUTE } from './instrument.ts';
 import { docsRoutes } from './openapi.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
@@ -112,10 +112,6 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // A request without Host is answered by our hook in the documented shape; Node's own check
     // answers an empty 400.
     http: { requireHostHeader: false },
-    // `__proto__` / `constructor.prototype` keys are refused (mapped to unknown_field in errors.ts):
-    // like any other field the API does not define, never silently dropped.
-    onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
     clientErrorHandler: createClientErrorHandler(rawHooks),
     frameworkErrors: (err, request, reply) => {
       const { status, body } = toErrorResponse(err, limits, request);
@@ -126,6 +122,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   // Only JSON is accepted; a text/plain body is a client mistake, not a string to classify.
   app.removeContentTypeParser('text/plain');
+  // Fastify's own JSON parser (the same secure-json-parse call) replaces every failure with one
+  // generic error; ours keeps what went wrong, so that a `__proto__` key is told apart from bad JSON.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
 
   if (opts.tracing) await app.register(opts.tracing.plugin);
   instrument(app, { metrics: opts.metrics, logs: opts.logs, tracing: opts.tracing !== undefined });

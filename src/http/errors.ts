@@ -2,6 +2,7 @@
 // "request_id"}, and every client mistake maps to a 4xx here — a 5xx means a bug on our side.
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import secureJson from 'secure-json-parse';
 
 /** What the error mapping may look at besides the error: the route and the parsed body. */
 export type ErrorContext = { routeOptions: { url?: string }; body?: unknown };
@@ -237,6 +238,43 @@ export function toErrorResponse(
       detail: 'an unexpected error occurred; it was logged with this request id — report it if it persists',
     },
   };
+}
+
+/**
+ * The JSON body parser. A `__proto__` or `constructor.prototype` key is refused as an unknown field —
+ * like any other field the API does not define, never silently dropped — rather than as bad JSON.
+ */
+export function parseJsonBody(
+  _request: FastifyRequest,
+  body: string | Buffer,
+  done: (err: Error | null, value?: unknown) => void,
+): void {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  if (text.length === 0) {
+    done(new HttpError(400, 'empty_body', 'the request body is empty: send a JSON object such as {"text": "..."}'));
+    return;
+  }
+  try {
+    done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
+  } catch (err) {
+    if (/forbidden (prototype|constructor) property/.test((err as Error).message)) {
+      done(
+        new HttpError(
+          400,
+          'unknown_field',
+          'the body has a "__proto__" or "constructor.prototype" key, which no request accepts: remove it (see /docs for the fields)',
+        ),
+      );
+      return;
+    }
+    done(
+      new HttpError(
+        400,
+        'malformed_json',
+        `the request body is not valid JSON (${shorten((err as Error).message, 120)}): send a JSON object such as {"text": "..."}`,
+      ),
+    );
+  }
 }
 
 export function sendError(
