@@ -60,14 +60,29 @@ export type FeatureDrift = {
   live: number[];
 };
 
+export type DriftStatus = 'ok' | 'moderate' | 'drifted' | 'insufficient_data';
+
+/** The overall status from the features' verdicts: the worst one wins. */
+export function overallStatus(enough: boolean, verdicts: readonly (Verdict | null)[]): DriftStatus {
+  if (!enough) return 'insufficient_data';
+  if (verdicts.includes('drifted')) return 'drifted';
+  if (verdicts.includes('moderate')) return 'moderate';
+  return 'ok';
+}
+
 export type DriftReport = {
   model_name: string;
   model_version: string;
   window: { size: number; max_age_minutes: number; min_count: number; predictions: number };
   thresholds: DriftThresholds;
   empty_bin_share: number;
-  /** insufficient_data: fewer than min_count predictions in the window, no PSI yet. */
-  status: 'ok' | 'insufficient_data';
+  /**
+   * The worst verdict over the features: ok (every feature stable), moderate, drifted (at least one
+   * feature drifted); insufficient_data: fewer than min_count predictions in the window, no PSI yet.
+   */
+  status: DriftStatus;
+  /** Features whose verdict is `drifted`. */
+  drifted_features: DriftFeature[];
   features: Partial<Record<DriftFeature, FeatureDrift>>;
 };
 
@@ -164,7 +179,11 @@ export function createDriftWindow(
         window: { size, max_age_minutes: opts.maxAgeMinutes, min_count: opts.minCount, predictions: used },
         thresholds: { moderate: opts.moderate, drifted: opts.drifted },
         empty_bin_share: EMPTY_BIN_SHARE,
-        status: enough ? 'ok' : 'insufficient_data',
+        status: overallStatus(
+          enough,
+          Object.values(out).map((f) => f.verdict),
+        ),
+        drifted_features: (Object.keys(out) as DriftFeature[]).filter((name) => out[name]?.verdict === 'drifted'),
         features: out,
       };
     },

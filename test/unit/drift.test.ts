@@ -2,7 +2,14 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createDriftWindow, DRIFT_FEATURES, EMPTY_BIN_SHARE, psi, verdict } from '../../src/quality/drift.ts';
+import {
+  createDriftWindow,
+  DRIFT_FEATURES,
+  EMPTY_BIN_SHARE,
+  overallStatus,
+  psi,
+  verdict,
+} from '../../src/quality/drift.ts';
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) < eps, `${a} is not ${b}`);
 
@@ -69,6 +76,22 @@ describe('drift window', () => {
     close(r.features.text_length?.psi as number, 0);
     assert.equal(r.features.text_length?.verdict, 'stable');
     assert.equal(r.status, 'ok');
+  });
+
+  test('the overall status follows the features: drifted when every feature is drifted, never "ok"', () => {
+    const w = createDriftWindow({ name: 'm', version: '1' }, reference, opts);
+    for (const len of [50, 50, 50, 50]) w.observe(values(len), 0);
+    const r = w.report(0);
+    assert.equal(r.features.text_length?.verdict, 'drifted');
+    assert.equal(r.status, 'drifted');
+    assert.deepEqual(r.drifted_features, ['text_length']);
+  });
+
+  test('overallStatus: the worst verdict wins', () => {
+    assert.equal(overallStatus(false, ['drifted']), 'insufficient_data');
+    assert.equal(overallStatus(true, ['stable', 'stable']), 'ok');
+    assert.equal(overallStatus(true, ['stable', 'moderate', null]), 'moderate');
+    assert.equal(overallStatus(true, ['moderate', 'drifted', 'stable']), 'drifted');
   });
 
   test('slides: the oldest prediction leaves when the window is full', () => {

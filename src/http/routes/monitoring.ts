@@ -78,7 +78,13 @@ const driftSchema = {
   properties: {
     model_name: { type: 'string' },
     model_version: { type: 'string' },
-    status: { type: 'string', enum: ['ok', 'insufficient_data'] },
+    status: {
+      type: 'string',
+      enum: ['ok', 'moderate', 'drifted', 'insufficient_data'],
+      description:
+        'The worst verdict over the features: ok (all stable), moderate, drifted (at least one feature drifted); insufficient_data before DRIFT_MIN_COUNT predictions.',
+    },
+    drifted_features: { type: 'array', items: { type: 'string' }, description: 'Features whose verdict is drifted.' },
     window: {
       type: 'object',
       properties: {
