@@ -208,11 +208,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler(notFound);
   decodeContentEncoding(app, config.maxBodyBytes);
 
-  docsRoutes(app, {
-    title: SERVICE_NAME,
-    version: SERVICE_VERSION,
-    description: 'Text classification service (spam/ham by default) with health checks and observability built in.',
-  });
+  docsRoutes(
+    app,
+    {
+      title: SERVICE_NAME,
+      version: SERVICE_VERSION,
+      description: 'Text classification service (spam/ham by default) with health checks and observability built in.',
+    },
+    () => state.model?.classifier.labels,
+  );
 
   // Registration order is the order in /docs: the prediction API first, then feedback and quality.
   const monitoring = opts.monitoring;

@@ -118,6 +118,13 @@ function describeValidation(issue: ValidationIssue, limits: Limits): { status: n
         detail: `${where} is empty: send at least one ${predictText ? 'text' : 'item'}`,
       };
     case 'pattern':
+      if (predictText) {
+        return {
+          status: 400,
+          code: 'empty_text',
+          detail: `${where} has no visible characters (only white space, zero-width or other invisible characters): send a text with something to classify`,
+        };
+      }
       return {
         status: 400,
         code: 'invalid_format',

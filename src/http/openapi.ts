@@ -20,6 +20,8 @@ declare module 'fastify' {
     hide?: boolean;
     /** Media type of a successful answer that is not JSON (e.g. the Prometheus text format). */
     produces?: string;
+    /** Document every body property named `label` as one of the served model's labels. */
+    labelsFromModel?: boolean;
   }
 }
 
@@ -28,11 +30,30 @@ type RouteSchema = {
   description?: string;
   hide?: boolean;
   produces?: string;
+  labelsFromModel?: boolean;
   body?: unknown;
   response?: Record<string, { description?: string } & Record<string, unknown>>;
 };
 
 export type ApiInfo = { title: string; version: string; description: string };
+
+/** A copy of a JSON schema where every property named `label` is restricted to `labels`. */
+function withLabels(schema: unknown, labels: readonly string[]): unknown {
+  if (Array.isArray(schema)) return schema.map((s) => withLabels(s, labels));
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'properties' && value && typeof value === 'object') {
+      out.properties = Object.fromEntries(
+        Object.entries(value).map(([name, prop]) => [
+          name,
+          name === 'label' ? { ...(withLabels(prop, labels) as object), enum: [...labels] } : withLabels(prop, labels),
+        ]),
+      );
+    } else out[key] = withLabels(value, labels);
+  }
+  return out;
+}
 
 const STATUS_TEXT: Record<string, string> = {
   '200': 'OK',
@@ -55,7 +76,11 @@ function responseEntry(status: string, schema: { description?: string } & Record
   };
 }
 
-export function buildOpenApi(routes: readonly RouteOptions[], info: ApiInfo): Record<string, unknown> {
+export function buildOpenApi(
+  routes: readonly RouteOptions[],
+  info: ApiInfo,
+  labels?: readonly string[],
+): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const schema = (route.schema ?? {}) as RouteSchema;
@@ -66,7 +91,8 @@ export function buildOpenApi(routes: readonly RouteOptions[], info: ApiInfo): Re
       if (schema.summary) op.summary = schema.summary;
       if (schema.description) op.description = schema.description;
       if (schema.body) {
-        op.requestBody = { required: true, content: { 'application/json': { schema: schema.body } } };
+        const body = schema.labelsFromModel && labels ? withLabels(schema.body, labels) : schema.body;
+        op.requestBody = { required: true, content: { 'application/json': { schema: body } } };
       }
       const declared = Object.fromEntries(
         Object.entries(schema.response ?? { 200: {} }).map(([status, s]) => [status.toUpperCase(), s]),
@@ -107,17 +133,25 @@ const STATIC_FILES: Record<string, string> = {
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
 };
 
-/** Registers /openapi.json and /docs. Call before the routes to document are added. */
-export function docsRoutes(app: FastifyInstance, info: ApiInfo): void {
+/**
+ * Registers /openapi.json and /docs. Call before the routes to document are added. `labels` gives the
+ * served model's labels (undefined while none is loaded); the document follows them.
+ */
+export function docsRoutes(app: FastifyInstance, info: ApiInfo, labels: () => readonly string[] | undefined): void {
   const routes: RouteOptions[] = [];
   app.addHook('onRoute', (route) => {
     routes.push(route);
   });
   let document: string | undefined;
+  let documentLabels: readonly string[] | undefined;
   const hidden = { schema: { hide: true } };
 
   app.get('/openapi.json', hidden, (_request, reply) => {
-    document ??= JSON.stringify(buildOpenApi(routes, info));
+    const current = labels();
+    if (document === undefined || current !== documentLabels) {
+      document = JSON.stringify(buildOpenApi(routes, info, current));
+      documentLabels = current;
+    }
     return reply.type('application/json; charset=utf-8').send(document);
   });
 

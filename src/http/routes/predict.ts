@@ -1,7 +1,7 @@
 // POST /predict — the hot path. One text or a batch in, label + probabilities out.
 
 import type { FastifyInstance } from 'fastify';
-import { hasVisibleText } from '../../model/visible.ts';
+import { VISIBLE_PATTERN } from '../../model/visible.ts';
 import type { PredictionRecorder } from '../../monitoring/predictions.ts';
 import { errorSchema, HttpError } from '../errors.ts';
 import type { ServiceState } from '../state.ts';
@@ -36,7 +36,8 @@ export function predictRoutes(
   recorder: PredictionRecorder,
   opts: PredictOptions,
 ): void {
-  const text = { type: 'string', minLength: 1, maxLength: opts.maxTextChars } as const;
+  // The pattern refuses a text with no visible character (src/model/visible.ts): one rule, in the schema.
+  const text = { type: 'string', minLength: 1, maxLength: opts.maxTextChars, pattern: VISIBLE_PATTERN } as const;
   app.post<{ Body: PredictBody }>(
     '/predict',
     {
@@ -92,9 +93,6 @@ export function predictRoutes(
         if (body.texts !== undefined) {
           throw new HttpError(400, 'ambiguous_request', 'send either "text" or "texts", not both');
         }
-        if (!hasVisibleText(body.text)) {
-          throw new HttpError(400, 'empty_text', 'body.text has no visible characters: send a non-empty text');
-        }
         const p = recorder.predictOne(model, body.text);
         recorder.recordOne(request, model, body.text, p);
         return {
@@ -107,11 +105,6 @@ export function predictRoutes(
       }
       if (body.texts !== undefined) {
         const texts = body.texts;
-        for (let i = 0; i < texts.length; i++) {
-          if (!hasVisibleText(texts[i])) {
-            throw new HttpError(400, 'empty_text', `body.texts.${i} has no visible characters: send non-empty texts`);
-          }
-        }
         const predictions = recorder.predictMany(model, texts);
         recorder.recordMany(request, model, texts, predictions);
         return { predictions, model: model.info, request_id: request.id };
