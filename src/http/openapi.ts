@@ -22,6 +22,10 @@ declare module 'fastify' {
     produces?: string;
     /** Document every body property named `label` as one of the served model's labels. */
     labelsFromModel?: boolean;
+    /** The operation's id in /openapi.json (for links). */
+    operationId?: string;
+    /** OpenAPI links per response status: how a response's values feed another operation. */
+    links?: Record<string, Record<string, unknown>>;
   }
 }
 
@@ -31,6 +35,8 @@ type RouteSchema = {
   hide?: boolean;
   produces?: string;
   labelsFromModel?: boolean;
+  operationId?: string;
+  links?: Record<string, Record<string, unknown>>;
   body?: unknown;
   response?: Record<string, { description?: string } & Record<string, unknown>>;
 };
@@ -88,6 +94,7 @@ export function buildOpenApi(
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter((m) => m !== 'HEAD');
     for (const method of methods) {
       const op: Record<string, unknown> = {};
+      if (schema.operationId) op.operationId = schema.operationId;
       if (schema.summary) op.summary = schema.summary;
       if (schema.description) op.description = schema.description;
       if (schema.body) {
@@ -104,7 +111,11 @@ export function buildOpenApi(
       op.responses = Object.fromEntries(
         Object.entries(all)
           .sort(([a], [b]) => a.localeCompare(b))
-          .map(([status, s]) => [status, responseEntry(status, s, schema.produces)]),
+          .map(([status, s]) => {
+            const entry: Record<string, unknown> = responseEntry(status, s, schema.produces);
+            if (schema.links?.[status]) entry.links = schema.links[status];
+            return [status, entry];
+          }),
       );
       paths[route.url] ??= {};
       paths[route.url][method.toLowerCase()] = op;

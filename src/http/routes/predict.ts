@@ -43,6 +43,16 @@ export function predictRoutes(
     {
       schema: {
         summary: 'Classify one text or a batch of texts',
+        operationId: 'postPredict',
+        links: {
+          200: {
+            ConfirmLabel: {
+              operationId: 'postFeedback',
+              description: 'Send the true label of this prediction (here: the predicted one) to POST /feedback.',
+              requestBody: { request_id: '$response.body#/request_id', label: '$response.body#/label' },
+            },
+          },
+        },
         description: `Send {"text": "..."} for one prediction or {"texts": [...]} (up to ${opts.maxBatch}) for a batch, in order — exactly one of the two. Texts are limited to ${opts.maxTextChars} characters and need a visible character (white space, zero-width and other invisible characters alone are refused). Unknown fields are refused (400 unknown_field), as on every endpoint.`,
         body: {
           type: 'object',
