@@ -12,6 +12,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../../config.ts';
 import type { Prediction } from '../../model/types.ts';
+import { hasVisibleText } from '../../model/visible.ts';
 import { type Logs, safeError } from '../../monitoring/logging.ts';
 import type { DataPlane } from '../../serving/dataplane.ts';
 import { SERVICE_NAME, SERVICE_VERSION } from '../../version.ts';
@@ -43,7 +44,6 @@ type InferRequest = {
 
 const OUTPUTS = ['label', 'probabilities'] as const;
 type OutputName = (typeof OUTPUTS)[number];
-const NON_SPACE = /\S/;
 
 export function v2Routes(
   app: FastifyInstance,
@@ -262,7 +262,7 @@ function readTexts(
     const t = texts[i];
     if (typeof t !== 'string')
       throw new V2Error(400, `text ${i} is not a string: send the texts as BYTES (UTF-8 strings)`);
-    if (!NON_SPACE.test(t)) throw new V2Error(400, `text ${i} has no visible characters: send non-empty texts`);
+    if (!hasVisibleText(t)) throw new V2Error(400, `text ${i} has no visible characters: send non-empty texts`);
     if (t.length > limits.maxTextChars) {
       throw new V2Error(
         413,
