@@ -117,8 +117,14 @@ export function buildOpenApi(
             return [status, entry];
           }),
       );
-      paths[route.url] ??= {};
-      paths[route.url][method.toLowerCase()] = op;
+      // Fastify's `/v2/models/:name` is OpenAPI's `/v2/models/{name}`, with its path parameters.
+      const params = [...route.url.matchAll(/:([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
+      if (params.length > 0) {
+        op.parameters = params.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+      }
+      const path = route.url.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}');
+      paths[path] ??= {};
+      paths[path][method.toLowerCase()] = op;
     }
   }
   return { openapi: '3.1.0', info, paths };

@@ -24,7 +24,27 @@ export function rolloutRoutes(
         summary: 'Rollout verdict: promote, hold or rollback the challenger, with reasons and per-version figures',
         description:
           'Compares the challenger (CHALLENGER_ALIAS) with the champion on error ratio, p95 inference time, online accuracy/precision/recall/F1 from feedback labels (Wilson 95 % intervals, two-proportion z-test at VERDICT_ALPHA; fewer than VERDICT_MIN_LABELS labels per version is "not enough data"), drift and shadow agreement. Quality and drift are computed from the store (the whole fleet on PostgreSQL; drift for versions that ship a reference); calls, latency and agreement are this instance’s — Prometheus sums those over the fleet (`scope` says which is which).',
-        response: { '4xx': errorSchema, 503: errorSchema },
+        response: {
+          200: {
+            type: 'object',
+            additionalProperties: true,
+            properties: {
+              computed_at: { type: 'string' },
+              scope: { type: 'object', additionalProperties: true },
+              verdict: {
+                type: 'object',
+                additionalProperties: true,
+                properties: {
+                  decision: { type: 'string', enum: ['promote', 'hold', 'rollback'] },
+                  reasons: { type: 'array', items: { type: 'string' } },
+                },
+              },
+              rollout: { type: 'object', additionalProperties: true },
+            },
+          },
+          '4xx': errorSchema,
+          503: errorSchema,
+        },
       },
     },
     async () => {

@@ -28,6 +28,17 @@ class V2Error extends Error {
   }
 }
 
+// The protocol's error body, and what every v2 route documents (its answers are the protocol's JSON).
+const v2ErrorSchema = {
+  type: 'object',
+  properties: { error: { type: 'string', description: 'What went wrong and what to do.' } },
+  required: ['error'],
+} as const;
+const v2Responses = {
+  200: { type: 'object', additionalProperties: true },
+  '4xx': v2ErrorSchema,
+} as const;
+
 type Tensor = {
   name?: unknown;
   shape?: unknown;
@@ -70,15 +81,17 @@ export function v2Routes(
       return v2Error(reply, status, status >= 500 ? `internal error (request id ${request.id})` : body.detail);
     });
 
-    v2.get('/v2', { schema: { summary: 'Server metadata' } }, () => ({
+    v2.get('/v2', { schema: { summary: 'Server metadata', response: v2Responses } }, () => ({
       name: SERVICE_NAME,
       version: SERVICE_VERSION,
       extensions: ['binary_tensor_data'],
     }));
-    v2.get('/v2/health/live', { schema: { summary: 'Server liveness (200: live)' } }, () => ({ live: true }));
+    v2.get('/v2/health/live', { schema: { summary: 'Server liveness (200: live)', response: v2Responses } }, () => ({
+      live: true,
+    }));
     v2.get(
       '/v2/health/ready',
-      { schema: { summary: 'Server readiness (200: ready, 400: not ready)' } },
+      { schema: { summary: 'Server readiness (200: ready, 400: not ready)', response: v2Responses } },
       (_r, reply) => {
         if (!dp.ready()) return v2Error(reply, 400, 'the model is not loaded yet; retry shortly');
         return { ready: true };
@@ -108,20 +121,28 @@ export function v2Routes(
         ],
       };
     };
-    v2.get<{ Params: P }>('/v2/models/:name', { schema: { summary: 'Model metadata' } }, metadata);
+    v2.get<{ Params: P }>(
+      '/v2/models/:name',
+      { schema: { summary: 'Model metadata', response: v2Responses } },
+      metadata,
+    );
     v2.get<{ Params: P }>(
       '/v2/models/:name/versions/:version',
-      { schema: { summary: 'Model version metadata' } },
+      { schema: { summary: 'Model version metadata', response: v2Responses } },
       metadata,
     );
     const ready = (request: FastifyRequest<{ Params: P }>) => {
       const model = modelFor(request.params);
       return { name: model.info.name, version: model.info.version, ready: true };
     };
-    v2.get<{ Params: P }>('/v2/models/:name/ready', { schema: { summary: 'Model readiness' } }, ready);
+    v2.get<{ Params: P }>(
+      '/v2/models/:name/ready',
+      { schema: { summary: 'Model readiness', response: v2Responses } },
+      ready,
+    );
     v2.get<{ Params: P }>(
       '/v2/models/:name/versions/:version/ready',
-      { schema: { summary: 'Model version readiness' } },
+      { schema: { summary: 'Model version readiness', response: v2Responses } },
       ready,
     );
 
@@ -140,14 +161,24 @@ export function v2Routes(
         releaseModel(m);
       }
     };
+    // The infer bodies are the protocol's (its own spec documents them), with constraints JSON Schema
+    // cannot state — a tensor's shape must match its data, BYTES may follow the JSON as binary — so
+    // they are left out of /openapi.json rather than documented wrongly; npm run test:oip drives them
+    // with tritonclient, test/http/v2.test.ts with every error.
     v2.post<{ Params: P; Body: Buffer }>(
       '/v2/models/:name/infer',
-      { schema: { summary: 'Inference (texts in a BYTES input)' } },
+      { schema: { summary: 'Inference (texts in a BYTES input)', response: v2Responses, hide: true } },
       infer,
     );
     v2.post<{ Params: P; Body: Buffer }>(
       '/v2/models/:name/versions/:version/infer',
-      { schema: { summary: 'Inference with one version (bypasses the rollout assignment)' } },
+      {
+        schema: {
+          summary: 'Inference with one version (bypasses the rollout assignment)',
+          response: v2Responses,
+          hide: true,
+        },
+      },
       infer,
     );
   });
