@@ -435,7 +435,9 @@ export function parseStoreUrl(url: string, problems: string[]): Pick<StoreConfig
   if (/^postgres(ql)?:\/\//.test(url)) {
     try {
       const u = new URL(url);
-      if (u.hostname === '' || u.pathname.length <= 1) throw new Error('no host or database');
+      // A Unix socket is named by ?host=/dir (or a percent-encoded path as the host), as libpq does.
+      const host = u.hostname || u.searchParams.get('host') || '';
+      if (host === '' || u.pathname.length <= 1) throw new Error('no host or database');
     } catch {
       problems.push(`STORE_URL is not a valid PostgreSQL URL (it needs a host and a database): ${fix}`);
     }
@@ -446,13 +448,36 @@ export function parseStoreUrl(url: string, problems: string[]): Pick<StoreConfig
   return { url: 'off', kind: 'off', sqlitePath: '' };
 }
 
-/** The store URL with any password replaced, for logs and /health. */
+// Query parameters shown as they are in /health and logs; every other value (password, sslpassword,
+// sslkey, sslcert, any option added later) is masked: an unknown parameter may be a secret.
+const SHOWN_PARAMS = new Set([
+  'host',
+  'hostaddr',
+  'port',
+  'dbname',
+  'user',
+  'application_name',
+  'sslmode',
+  'connect_timeout',
+  'target_session_attrs',
+  'options',
+]);
+
+/** The store URL with every password and other secret-bearing value replaced, for logs and /health. */
 export function redactStoreUrl(url: string): string {
   if (!/^postgres(ql)?:\/\//.test(url)) return url;
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
-    return u.toString();
+    let masked = false;
+    for (const key of [...u.searchParams.keys()]) {
+      if (!SHOWN_PARAMS.has(key.toLowerCase())) {
+        u.searchParams.set(key, '***');
+        masked = true;
+      }
+    }
+    // URLSearchParams re-encodes the query (host=/x becomes host=%2Fx): keep the original when nothing changed.
+    return masked ? u.toString().replaceAll('%2A', '*') : url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
   } catch {
     return 'postgres://(unparseable)';
   }
