@@ -46,6 +46,8 @@ export type StoreConfig = {
   batchSize: number;
   flushMs: number;
   poolSize: number;
+  /** Size budget in bytes (0: none). */
+  maxBytes: number;
   retention: {
     payloadDays: number;
     predictionsDays: number;
@@ -173,13 +175,28 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     description:
       'Prediction records waiting to be written, at most; when the store is slow or down, records beyond this are dropped and counted (msgcls_store_dropped_records_total).',
   },
-  { name: 'STORE_BATCH_SIZE', default: '200', description: 'Prediction records written per transaction, at most.' },
+  {
+    name: 'STORE_BATCH_SIZE',
+    default: '1000',
+    description:
+      'Prediction records written per transaction, at most (a full batch is written at once; a partial one after STORE_FLUSH_MS).',
+  },
   {
     name: 'STORE_FLUSH_MS',
     default: '200',
     description: 'Longest a prediction record waits in the queue before a write is started.',
   },
-  { name: 'STORE_POOL_SIZE', default: '4', description: 'PostgreSQL connections per instance.' },
+  {
+    name: 'STORE_POOL_SIZE',
+    default: '4',
+    description: 'PostgreSQL connections per instance (all but one write prediction batches in parallel).',
+  },
+  {
+    name: 'STORE_MAX_MB',
+    default: '800',
+    description:
+      'Size budget of the store (its tables, in MB): past 90 % of it the oldest prediction records are deleted down to 75 % (feedback labels are kept). The default fits a 1 GB volume with headroom. 0 = no bound.',
+  },
   {
     name: 'RETENTION_PAYLOAD_DAYS',
     default: '14',
@@ -362,6 +379,7 @@ export function loadConfig(env: Env = process.env): Config {
       batchSize: int('STORE_BATCH_SIZE', 1, 5000),
       flushMs: int('STORE_FLUSH_MS', 1, 60_000),
       poolSize: int('STORE_POOL_SIZE', 1, 100),
+      maxBytes: int('STORE_MAX_MB', 0, 100_000_000) * 1024 * 1024,
       retention: {
         payloadDays: int('RETENTION_PAYLOAD_DAYS', 1, 14),
         predictionsDays: int('RETENTION_PREDICTIONS_DAYS', 1, 36_500),

@@ -2,6 +2,7 @@
 // stop, turn unready, drain in-flight requests and close within the shutdown deadline.
 
 import { SpanStatusCode, trace } from '@opentelemetry/api';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
@@ -168,7 +169,8 @@ export async function startServer(config: Config, obs: Observability): Promise<R
       }
       // No request can add a prediction record now: write the queue out within what is left of the deadline.
       await monitoring.close(Math.max(0, stopAt - performance.now()));
-      await obs.tracing?.shutdown().catch(() => undefined);
+      // Exporting the last spans must not hold the exit past the deadline either (at least 1 s to try).
+      await Promise.race([obs.tracing?.shutdown().catch(() => undefined), sleep(Math.max(1000, stopAt - performance.now()), undefined, { ref: false })]);
       return { drained };
     })();
     return stopping;

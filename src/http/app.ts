@@ -2,7 +2,6 @@
 // No listening and no model loading here (src/server.ts does that), so tests can build an app
 // around any state.
 
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
@@ -13,6 +12,7 @@ import type { Tracing } from '../monitoring/tracing.ts';
 import type { ModelMonitoring } from '../quality/monitoring.ts';
 import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
 import { type Limits, sendError, toErrorResponse } from './errors.ts';
+import { genRequestId } from './ids.ts';
 import { instrument } from './instrument.ts';
 import { docsRoutes } from './openapi.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
@@ -20,6 +20,8 @@ import { healthRoutes } from './routes/health.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { predictRoutes } from './routes/predict.ts';
 import type { ServiceState } from './state.ts';
+
+export { genRequestId, uuidV7 } from './ids.ts';
 
 export type AppOptions = {
   config: Pick<Config, 'maxBatch' | 'maxTextChars' | 'maxBodyBytes' | 'keepAliveTimeoutMs' | 'trustProxy'> &
@@ -32,27 +34,6 @@ export type AppOptions = {
   /** Prediction log, feedback, online quality and drift; /feedback and /monitoring answer 503 without it. */
   monitoring?: ModelMonitoring;
 };
-
-// A caller's X-Request-Id is kept only if it is a plausible id: it ends up in logs and headers.
-const REQUEST_ID_RE = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
-
-export function genRequestId(req: IncomingMessage): string {
-  const given = req.headers['x-request-id'];
-  if (typeof given === 'string' && REQUEST_ID_RE.test(given)) return given;
-  return uuidV7();
-}
-
-/**
- * A UUID version 7 (RFC 9562): 48 bits of Unix time in milliseconds, then random bits (those of a
- * random v4 UUID). Ids made later sort later, so the prediction store's index on request ids grows at
- * its end instead of being written at random places: SQLite batch writes measured 4 µs per record
- * with these ids against 19–28 µs with random ones.
- */
-export function uuidV7(now = Date.now()): string {
-  const t = now.toString(16).padStart(12, '0');
-  const r = randomUUID(); // xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx; keep everything after the version digit
-  return `${t.slice(0, 8)}-${t.slice(8, 12)}-7${r.slice(15)}`;
-}
 
 const versionSchema = {
   type: 'object',

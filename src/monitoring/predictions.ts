@@ -16,8 +16,8 @@ export type PredictionRecorder = {
   /** Classifies a batch in order as one inference. */
   predictMany(model: LoadedModel, texts: string[]): Prediction[];
   /** Records what was predicted for the request: metrics, business and payload logs. */
-  recordOne(request: FastifyRequest, model: LoadedModel, text: string, p: Prediction): void;
-  recordMany(request: FastifyRequest, model: LoadedModel, texts: string[], ps: Prediction[]): void;
+  recordOne(request: FastifyRequest, predictionId: string, model: LoadedModel, text: string, p: Prediction): void;
+  recordMany(request: FastifyRequest, predictionId: string, model: LoadedModel, texts: string[], ps: Prediction[]): void;
 };
 
 function userIdHash(request: FastifyRequest, logs: Logs): string | undefined {
@@ -74,7 +74,7 @@ export function createPredictionRecorder(opts: {
     predictMany(model, texts) {
       return timed(model, texts.length, () => texts.map((t) => model.classifier.predict(t)));
     },
-    recordOne(request, model, text, p) {
+    recordOne(request, predictionId, model, text, p) {
       metrics?.predicted(model.info, p.label, p.proba, text.length);
       if (businessLine) {
         businessLine({
@@ -84,18 +84,19 @@ export function createPredictionRecorder(opts: {
           label: p.label,
           proba: p.proba,
           user_id_hash: userIdHash(request, logs),
+          prediction_id: predictionId === request.id ? undefined : predictionId,
         });
       }
       payload(request, model, text, p);
-      sink?.observe(request.id, 0, model, text, p);
+      sink?.observe(predictionId, 0, model, text, p);
     },
-    recordMany(request, model, texts, ps) {
+    recordMany(request, predictionId, model, texts, ps) {
       const labels: Record<string, number> = {};
       for (let i = 0; i < ps.length; i++) {
         metrics?.predicted(model.info, ps[i].label, ps[i].proba, texts[i].length);
         labels[ps[i].label] = (labels[ps[i].label] ?? 0) + 1;
         payload(request, model, texts[i], ps[i]);
-        sink?.observe(request.id, i, model, texts[i], ps[i]);
+        sink?.observe(predictionId, i, model, texts[i], ps[i]);
       }
       if (businessLine) {
         businessLine({
@@ -105,6 +106,7 @@ export function createPredictionRecorder(opts: {
           batch_size: ps.length,
           labels,
           user_id_hash: userIdHash(request, logs),
+          prediction_id: predictionId === request.id ? undefined : predictionId,
         });
       }
     },

@@ -45,6 +45,26 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'index for the payload retention sweep',
     statements: ['CREATE INDEX msgcls_predictions_text_ts ON msgcls_predictions (ts) WHERE text IS NOT NULL'],
   },
+  {
+    version: 3,
+    name: 'server-generated prediction ids; feedback rows carry what the quality windows read',
+    statements: [
+      // Rows written before keep the id they had (ours, or a client's X-Request-Id that retention expires).
+      'ALTER TABLE msgcls_predictions RENAME COLUMN request_id TO prediction_id',
+      'ALTER TABLE msgcls_feedback RENAME COLUMN request_id TO prediction_id',
+      // The quality windows then read the feedback table alone, through an index: the count window
+      // no longer sorts every labelled prediction joined with the prediction table.
+      'ALTER TABLE msgcls_feedback ADD COLUMN predicted_ts BIGINT',
+      'ALTER TABLE msgcls_feedback ADD COLUMN model_name TEXT',
+      'ALTER TABLE msgcls_feedback ADD COLUMN model_version TEXT',
+      'ALTER TABLE msgcls_feedback ADD COLUMN predicted TEXT',
+      `UPDATE msgcls_feedback SET predicted_ts = p.ts, model_name = p.model_name, model_version = p.model_version,
+         predicted = p.label
+       FROM msgcls_predictions p WHERE p.prediction_id = msgcls_feedback.prediction_id AND p.item = msgcls_feedback.item`,
+      'CREATE INDEX msgcls_feedback_model_ts ON msgcls_feedback (model_name, model_version, predicted_ts, prediction_id, item)',
+      'CREATE INDEX msgcls_feedback_predicted_ts ON msgcls_feedback (predicted_ts)',
+    ],
+  },
 ];
 
 export const MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS msgcls_schema_migrations (

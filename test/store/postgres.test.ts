@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { LATEST_VERSION, MIGRATIONS } from '../../src/store/migrations.ts';
 import { migrateAtStart } from '../../src/store/open.ts';
 import { openPostgresStore } from '../../src/store/postgres.ts';
 import { type Store, StoreConfigError } from '../../src/store/types.ts';
@@ -38,8 +39,12 @@ describe('PostgreSQL specifics', () => {
     try {
       const results = await Promise.all(stores.map((s) => s.migrate()));
       const applied = results.flatMap((r) => r.applied);
-      assert.deepEqual(applied, [1, 2], 'each migration applied exactly once');
-      for (const r of results) assert.equal(r.version, 2);
+      assert.deepEqual(
+        applied,
+        MIGRATIONS.map((m) => m.version),
+        'each migration applied exactly once',
+      );
+      for (const r of results) assert.equal(r.version, LATEST_VERSION);
     } finally {
       for (const s of stores) await s.close();
     }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, test } from 'node:test';
+import { LATEST_VERSION } from '../../src/store/migrations.ts';
 import { migrateAtStart } from '../../src/store/open.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { StoreConfigError } from '../../src/store/types.ts';
@@ -19,12 +20,12 @@ const files = new Map<object, string>();
 storeContract('SQLite', {
   async open() {
     const file = join(dir, `store-${n++}.db`);
-    const store = openSqliteStore(file);
+    const store = await openSqliteStore(file);
     files.set(store, file);
     return store;
   },
   async query(store, sql) {
-    const db = new DatabaseSync(files.get(store) as string, { readOnly: true });
+    const db = new DatabaseSync(files.get(store) as string, { timeout: 5000 });
     try {
       return db
         .prepare(sql)
@@ -39,7 +40,7 @@ storeContract('SQLite', {
 describe('SQLite specifics', () => {
   test('uses WAL and creates the folder of the file', async () => {
     const file = join(dir, 'nested', 'deeper', 'wal.db');
-    const store = openSqliteStore(file);
+    const store = await openSqliteStore(file);
     await store.migrate();
     await store.close();
     const db = new DatabaseSync(file);
@@ -49,14 +50,14 @@ describe('SQLite specifics', () => {
 
   test('applies only the missing migrations to a database of an older version', async () => {
     const file = join(dir, 'v1.db');
-    const store = openSqliteStore(file);
+    const store = await openSqliteStore(file);
     await store.migrate();
     await store.close();
     const db = new DatabaseSync(file);
     db.exec('DROP INDEX msgcls_predictions_text_ts; DELETE FROM msgcls_schema_migrations WHERE version = 2');
     db.close();
-    const again = openSqliteStore(file);
-    assert.deepEqual(await again.migrate(), { applied: [2], version: 2 });
+    const again = await openSqliteStore(file);
+    assert.deepEqual(await again.migrate(), { applied: [2], version: LATEST_VERSION });
     await again.close();
   });
 
@@ -64,7 +65,7 @@ describe('SQLite specifics', () => {
     const { writeFileSync } = await import('node:fs');
     const aFile = join(dir, 'a-file');
     writeFileSync(aFile, 'x');
-    assert.throws(
+    await assert.rejects(
       () => openSqliteStore(join(aFile, 'sub', 'x.db')),
       (err: unknown) =>
         err instanceof StoreConfigError && /check that the folder is writable.*STORE_URL/.test(err.message),
@@ -72,7 +73,7 @@ describe('SQLite specifics', () => {
     const notDb = join(dir, 'not-a-db.db');
     writeFileSync(notDb, 'this is not a database file, just text '.repeat(100));
     await assert.rejects(
-      async () => migrateAtStart(openSqliteStore(notDb)),
+      async () => migrateAtStart(await openSqliteStore(notDb)),
       (err: unknown) => err instanceof StoreConfigError && /STORE_URL/.test(err.message),
     );
   });

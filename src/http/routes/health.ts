@@ -25,13 +25,16 @@ const healthSchema = {
     reason: { type: 'string' },
     store: {
       type: 'object',
-      description: 'The prediction and feedback store: ok, degraded (its last operation failed) or off.',
+      description:
+        'The prediction and feedback store: ok, degraded (its last operation failed, or prediction records are being dropped) or off.',
       properties: {
         status: { type: 'string', enum: ['ok', 'degraded', 'off'] },
         backend: { type: 'string' },
         location: { type: 'string' },
         queue_depth: { type: 'integer' },
         queue_capacity: { type: 'integer' },
+        size_bytes: { type: 'integer', description: 'Bytes its tables hold, at the last size check (every minute).' },
+        size_budget_bytes: { type: 'integer', description: 'STORE_MAX_MB in bytes (0: no bound).' },
         last_error: {
           type: 'object',
           properties: { what: { type: 'string' }, message: { type: 'string' }, at: { type: 'string' } },
