@@ -1,8 +1,8 @@
 // The server lifecycle: resolve the model, listen, load and warm the model up, turn ready; and on
 // stop, turn unready, drain in-flight requests and close within the shutdown deadline.
 
-import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
@@ -170,7 +170,10 @@ export async function startServer(config: Config, obs: Observability): Promise<R
       // No request can add a prediction record now: write the queue out within what is left of the deadline.
       await monitoring.close(Math.max(0, stopAt - performance.now()));
       // Exporting the last spans must not hold the exit past the deadline either (at least 1 s to try).
-      await Promise.race([obs.tracing?.shutdown().catch(() => undefined), sleep(Math.max(1000, stopAt - performance.now()), undefined, { ref: false })]);
+      await Promise.race([
+        obs.tracing?.shutdown().catch(() => undefined),
+        sleep(Math.max(1000, stopAt - performance.now()), undefined, { ref: false }),
+      ]);
       return { drained };
     })();
     return stopping;

@@ -2,7 +2,6 @@
 // No listening and no model loading here (src/server.ts does that), so tests can build an app
 // around any state.
 
-import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
 import { type Logs, safeError } from '../monitoring/logging.ts';

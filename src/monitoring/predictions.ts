@@ -17,7 +17,13 @@ export type PredictionRecorder = {
   predictMany(model: LoadedModel, texts: string[]): Prediction[];
   /** Records what was predicted for the request: metrics, business and payload logs. */
   recordOne(request: FastifyRequest, predictionId: string, model: LoadedModel, text: string, p: Prediction): void;
-  recordMany(request: FastifyRequest, predictionId: string, model: LoadedModel, texts: string[], ps: Prediction[]): void;
+  recordMany(
+    request: FastifyRequest,
+    predictionId: string,
+    model: LoadedModel,
+    texts: string[],
+    ps: Prediction[],
+  ): void;
 };
 
 function userIdHash(request: FastifyRequest, logs: Logs): string | undefined {

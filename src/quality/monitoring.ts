@@ -8,9 +8,9 @@ import { hasTextStats, type TextStats } from '../model/text-stats.ts';
 import type { Prediction } from '../model/types.ts';
 import { type Logs, safeError } from '../monitoring/logging.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
+import { createSizeBudget, type SizeBudget } from '../store/budget.ts';
 import { createStoreHealth, type StoreHealth } from '../store/health.ts';
 import { migrateAtStart, openStore } from '../store/open.ts';
-import { createSizeBudget, type SizeBudget } from '../store/budget.ts';
 import { createRetention, type Retention } from '../store/retention.ts';
 import type { FeedbackItem, FeedbackOutcome, PredictionRecord, Store } from '../store/types.ts';
 import { createStoreWriter, type StoreWriter } from '../store/writer.ts';
@@ -137,7 +137,10 @@ export async function startModelMonitoring(
       {
         deleted: (rows) => {
           events?.retentionDeleted('size_budget', rows);
-          logs.service.info({ rows, budget_mb: sc.maxBytes / 1048576 }, 'store: oldest predictions deleted (size budget)');
+          logs.service.info(
+            { rows, budget_mb: sc.maxBytes / 1048576 },
+            'store: oldest predictions deleted (size budget)',
+          );
         },
         overBudget: (u) =>
           logs.service.warn(

@@ -94,7 +94,9 @@ export function storeOps(db: Db) {
         // One instance migrates at a time; the others wait, then find nothing left to do.
         if (pg) await tx.all("SELECT pg_advisory_xact_lock(hashtext('msgcls_schema_migrations'))");
         await tx.run(MIGRATIONS_TABLE);
-        const done = new Set((await tx.all('SELECT version FROM msgcls_schema_migrations')).map((r) => Number(r.version)));
+        const done = new Set(
+          (await tx.all('SELECT version FROM msgcls_schema_migrations')).map((r) => Number(r.version)),
+        );
         const applied: number[] = [];
         for (const m of MIGRATIONS) {
           if (done.has(m.version)) continue;
@@ -198,12 +200,14 @@ export function storeOps(db: Db) {
     // Both windows read only the feedback table, whose rows carry the prediction's time, model and
     // label: the time window is a range of msgcls_feedback_predicted_ts; the count window walks the
     // model versions through msgcls_feedback_model_ts (one index seek each) and reads the newest
-    // `lastN` entries of each from the same index — never the whole table, whatever its size.
+    // `lastN` entries of each from the same index — never the whole table, whatever its size. Both
+    // indexes cover the columns read. SQLite is told which index (INDEXED BY): without statistics its
+    // planner preferred a full scan of the other covering index for the time window (10M rows: 0.3 s).
     async confusion(window: QualityWindow): Promise<ConfusionCell[]> {
       if ('sinceTs' in window) {
         const rows = await db.all(
           `SELECT model_name, model_version, predicted, label AS actual, ${CELL_AGGREGATES}
-             FROM msgcls_feedback WHERE predicted_ts >= ? AND received_ts >= ?
+             FROM msgcls_feedback ${pg ? '' : 'INDEXED BY msgcls_feedback_predicted_ts'} WHERE predicted_ts >= ? AND received_ts >= ?
             GROUP BY model_name, model_version, predicted, label`,
           [window.sinceTs, window.sinceTs],
         );
@@ -221,7 +225,8 @@ export function storeOps(db: Db) {
         after = [String(next[0].model_name), String(next[0].model_version)];
         const rows = await db.all(
           `SELECT CAST(? AS TEXT) AS model_name, CAST(? AS TEXT) AS model_version, predicted, label AS actual, ${CELL_AGGREGATES}
-             FROM (SELECT predicted, label, received_ts, predicted_ts FROM msgcls_feedback
+             FROM (SELECT predicted, label, received_ts, predicted_ts
+                     FROM msgcls_feedback ${pg ? '' : 'INDEXED BY msgcls_feedback_model_ts'}
                     WHERE model_name = ? AND model_version = ? AND predicted_ts IS NOT NULL
                     ORDER BY predicted_ts DESC, prediction_id DESC, item DESC LIMIT ?) t
             GROUP BY predicted, label`,
@@ -238,19 +243,21 @@ export function storeOps(db: Db) {
         `UPDATE msgcls_predictions SET text = NULL WHERE ${batched('msgcls_predictions', 'text IS NOT NULL AND ts < ? AND ts >= ?')}`,
         [cutoffs.payloadBefore, cutoffs.predictionsBefore, limit],
       );
-      const predictions = await db.run(`DELETE FROM msgcls_predictions WHERE ${batched('msgcls_predictions', 'ts < ?')}`, [
-        cutoffs.predictionsBefore,
-        limit,
-      ]);
-      const feedback = await db.run(`DELETE FROM msgcls_feedback WHERE ${batched('msgcls_feedback', 'received_ts < ?')}`, [
-        cutoffs.feedbackBefore,
-        limit,
-      ]);
+      const predictions = await db.run(
+        `DELETE FROM msgcls_predictions WHERE ${batched('msgcls_predictions', 'ts < ?')}`,
+        [cutoffs.predictionsBefore, limit],
+      );
+      const feedback = await db.run(
+        `DELETE FROM msgcls_feedback WHERE ${batched('msgcls_feedback', 'received_ts < ?')}`,
+        [cutoffs.feedbackBefore, limit],
+      );
       return { payload, predictions, feedback };
     },
 
     async deleteOldest(limit: number): Promise<number> {
-      return db.run(`DELETE FROM msgcls_predictions WHERE ${batched('msgcls_predictions', 'TRUE', 'ORDER BY ts')}`, [limit]);
+      return db.run(`DELETE FROM msgcls_predictions WHERE ${batched('msgcls_predictions', 'TRUE', 'ORDER BY ts')}`, [
+        limit,
+      ]);
     },
 
     async usage(): Promise<StoreUsage> {

@@ -16,7 +16,10 @@ const CLOSE_TIMEOUT_MS = 5000;
 type Reply = { id: number; ok: boolean; value?: unknown; message?: string; code?: unknown };
 
 // Emitted by `tsc` next to this file when the package is built; the repository runs the .ts directly.
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './sqlite-worker.ts' : './sqlite-worker.js', import.meta.url);
+const WORKER_URL = new URL(
+  import.meta.url.endsWith('.ts') ? './sqlite-worker.ts' : './sqlite-worker.js',
+  import.meta.url,
+);
 
 export async function openSqliteStore(path: string, openTimeoutMs = OPEN_TIMEOUT_MS): Promise<Store> {
   const file = resolve(path);

@@ -37,13 +37,7 @@ export type PredictionRecord = {
  */
 export type PredictionBatch = { n: number; num: Float64Array; str: (string | null)[] };
 
-export const NUM_COLUMNS = [
-  'item',
-  'ts',
-  'proba',
-  'score',
-  ...TEXT_STAT_NAMES,
-] as const;
+export const NUM_COLUMNS = ['item', 'ts', 'proba', 'score', ...TEXT_STAT_NAMES] as const;
 export const STR_COLUMNS = ['prediction_id', 'model_name', 'model_version', 'label', 'text'] as const;
 export const NUM_COLS = NUM_COLUMNS.length;
 export const STR_COLS = STR_COLUMNS.length;

@@ -140,7 +140,10 @@ export function createStoreWriter(
         const chunk = queue.shift() as Chunk;
         if (chunk === filling) filling = undefined;
         queued -= chunk.batch.n;
-        const sent: Chunk = { seq: chunk.seq, batch: chunk.batch.num.length === chunk.batch.n * NUM_COLS ? chunk.batch : trimBatch(chunk.batch) };
+        const sent: Chunk = {
+          seq: chunk.seq,
+          batch: chunk.batch.num.length === chunk.batch.n * NUM_COLS ? chunk.batch : trimBatch(chunk.batch),
+        };
         inFlight.push(sent);
         void write(sent);
       }

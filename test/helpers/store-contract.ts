@@ -73,7 +73,10 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await factory.query(store, MIGRATIONS_TABLE);
       for (const m of MIGRATIONS.filter((x) => x.version <= 2)) {
         for (const sql of m.statements) await factory.query(store, sql);
-        await factory.query(store, `INSERT INTO msgcls_schema_migrations (version, name, applied_at) VALUES (${m.version}, 'v', 0)`);
+        await factory.query(
+          store,
+          `INSERT INTO msgcls_schema_migrations (version, name, applied_at) VALUES (${m.version}, 'v', 0)`,
+        );
       }
       await factory.query(
         store,
@@ -93,7 +96,10 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.deepEqual((await store.confusion({ sinceTs: 0 })).length, 1);
       const out = await store.recordFeedback([{ predictionId: 'old-1', index: 1, label: 'ham' }], 9000);
       assert.ok(out.ok);
-      assert.equal((await store.confusion({ lastN: 10 })).reduce((a, c) => a + c.n, 0), 2);
+      assert.equal(
+        (await store.confusion({ lastN: 10 })).reduce((a, c) => a + c.n, 0),
+        2,
+      );
     });
 
     describe('with a migrated store', () => {
@@ -286,7 +292,10 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.deepEqual(deleted, { payload: 9, predictions: 23, feedback: 1 });
         assert.equal(health.status, 'ok');
 
-        const left = await factory.query(s, 'SELECT prediction_id, text FROM msgcls_predictions ORDER BY prediction_id');
+        const left = await factory.query(
+          s,
+          'SELECT prediction_id, text FROM msgcls_predictions ORDER BY prediction_id',
+        );
         assert.equal(left.length, 14);
         for (const r of left) {
           const id = String(r.prediction_id);

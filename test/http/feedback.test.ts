@@ -40,7 +40,8 @@ describe('POST /feedback with SQLite', () => {
   const auth = { authorization: `Bearer ${TOKEN}` };
   const feedback = (body: unknown, headers: Record<string, string> = auth) =>
     postJson(`${server.url}/feedback`, body, headers);
-  const stored = () => rows(file, 'SELECT prediction_id, item, label FROM msgcls_feedback ORDER BY prediction_id, item');
+  const stored = () =>
+    rows(file, 'SELECT prediction_id, item, label FROM msgcls_feedback ORDER BY prediction_id, item');
 
   before(async () => {
     file = join(dir, 'feedback.db');
@@ -62,7 +63,9 @@ describe('POST /feedback with SQLite', () => {
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json.results, [{ prediction_id: id, index: 0, label: 'spam', status: 'recorded' }]);
     assert.equal(r.json.recorded, 1);
-    assert.deepEqual(rows(file, `SELECT label FROM msgcls_feedback WHERE prediction_id = '${id}'`), [{ label: 'spam' }]);
+    assert.deepEqual(rows(file, `SELECT label FROM msgcls_feedback WHERE prediction_id = '${id}'`), [
+      { label: 'spam' },
+    ]);
   });
 
   test('repeating a label is idempotent; a different label replaces it (the latest wins)', async () => {
@@ -73,7 +76,9 @@ describe('POST /feedback with SQLite', () => {
     assert.equal(again.json.results[0].status, 'unchanged');
     const changed = await feedback({ prediction_id: id, label: 'spam' });
     assert.equal(changed.json.results[0].status, 'updated');
-    assert.deepEqual(rows(file, `SELECT label FROM msgcls_feedback WHERE prediction_id = '${id}'`), [{ label: 'spam' }]);
+    assert.deepEqual(rows(file, `SELECT label FROM msgcls_feedback WHERE prediction_id = '${id}'`), [
+      { label: 'spam' },
+    ]);
   });
 
   test('a batch labels the texts of a batch request by index', async () => {
@@ -87,11 +92,14 @@ describe('POST /feedback with SQLite', () => {
     });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.recorded, 3);
-    assert.deepEqual(rows(file, `SELECT item, label FROM msgcls_feedback WHERE prediction_id = '${id}' ORDER BY item`), [
-      { item: 0, label: 'spam' },
-      { item: 1, label: 'ham' },
-      { item: 2, label: 'spam' },
-    ]);
+    assert.deepEqual(
+      rows(file, `SELECT item, label FROM msgcls_feedback WHERE prediction_id = '${id}' ORDER BY item`),
+      [
+        { item: 0, label: 'spam' },
+        { item: 1, label: 'ham' },
+        { item: 2, label: 'spam' },
+      ],
+    );
   });
 
   test('bad feedback gets a clear 4xx and changes nothing', async () => {
@@ -117,7 +125,14 @@ describe('POST /feedback with SQLite', () => {
         'invalid_type',
         /body.label must be of type string/,
       ],
-      ['index of the wrong type', { prediction_id: id, index: '0', label: 'ham' }, auth, 400, 'invalid_type', /integer/],
+      [
+        'index of the wrong type',
+        { prediction_id: id, index: '0', label: 'ham' },
+        auth,
+        400,
+        'invalid_type',
+        /integer/,
+      ],
       ['negative index', { prediction_id: id, index: -1, label: 'ham' }, auth, 400, 'out_of_range', /at least 0/],
       ['missing label', { prediction_id: id }, auth, 400, 'missing_field', /"label"/],
       ['unknown label', { prediction_id: id, label: 'eggs' }, auth, 400, 'unknown_label', /one of ham, spam/],
@@ -211,7 +226,10 @@ describe('POST /feedback with SQLite', () => {
     assert.equal(await server.monitoring.writer?.flush(5000), true);
     const ids = [a.json.prediction_id, b.json.prediction_id];
     assert.equal(
-      rows(file, `SELECT prediction_id FROM msgcls_predictions WHERE prediction_id IN ('${ids.join("','")}', 'client-7')`).length,
+      rows(
+        file,
+        `SELECT prediction_id FROM msgcls_predictions WHERE prediction_id IN ('${ids.join("','")}', 'client-7')`,
+      ).length,
       2,
       'two rows, neither keyed by the client id',
     );

@@ -32,9 +32,9 @@ test('SIGKILL right after acknowledged feedback loses no acknowledged label (SQL
   }
   const db = new DatabaseSync(file, { readOnly: true });
   const stored = new Map(
-    (db.prepare('SELECT prediction_id, label FROM msgcls_feedback').all() as { prediction_id: string; label: string }[]).map(
-      (r) => [r.prediction_id, r.label],
-    ),
+    (
+      db.prepare('SELECT prediction_id, label FROM msgcls_feedback').all() as { prediction_id: string; label: string }[]
+    ).map((r) => [r.prediction_id, r.label]),
   );
   db.close();
   for (const [id, label] of acked) assert.equal(stored.get(id), label, `acknowledged label of ${id}`);

@@ -117,6 +117,8 @@ describe('alert rules', () => {
       'MsgClsModelLoadFailed',
       'MsgClsNoPredictions',
       'MsgClsOnlineQualityLow',
+      'MsgClsStoreNearSizeBudget',
+      'MsgClsStoreRecordsDropped',
       'MsgClsStoreWritesFailing',
       'MsgClsTargetDown',
     ]);

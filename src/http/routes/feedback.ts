@@ -71,7 +71,11 @@ const resultSchema = {
 function idOf(it: { prediction_id?: string; request_id?: string }, where: string): string {
   const id = it.prediction_id ?? it.request_id;
   if (id === undefined) {
-    throw new HttpError(400, 'missing_field', `${where} has no prediction_id: send the prediction_id that POST /predict returned`);
+    throw new HttpError(
+      400,
+      'missing_field',
+      `${where} has no prediction_id: send the prediction_id that POST /predict returned`,
+    );
   }
   if (it.prediction_id !== undefined && it.request_id !== undefined && it.request_id !== it.prediction_id) {
     throw new HttpError(

@@ -2,8 +2,8 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { PredictionRecorder } from '../../monitoring/predictions.ts';
-import { isClientRequestId, uuidV7 } from '../ids.ts';
 import { errorSchema, HttpError } from '../errors.ts';
+import { isClientRequestId, uuidV7 } from '../ids.ts';
 import type { ServiceState } from '../state.ts';
 
 export type PredictOptions = { maxBatch: number; maxTextChars: number };
@@ -68,7 +68,8 @@ export function predictRoutes(
               model: modelSchema,
               request_id: {
                 type: 'string',
-                description: 'Correlation id of this call: your X-Request-Id when it is a plain id, else ours (also in the X-Request-Id header).',
+                description:
+                  'Correlation id of this call: your X-Request-Id when it is a plain id, else ours (also in the X-Request-Id header).',
               },
               prediction_id: {
                 type: 'string',
