@@ -197,42 +197,19 @@ export function storeOps(db: Db) {
       return keys.map((k) => found.has(`${k.index}\u0000${k.predictionId}`));
     },
 
-    // Both windows read only the feedback table, whose rows carry the prediction's time, model and
-    // label: the time window is a range of msgcls_feedback_predicted_ts; the count window walks the
-    // model versions through msgcls_feedback_model_ts (one index seek each) and reads the newest
-    // `lastN` entries of each from the same index — never the whole table, whatever its size. Both
-    // indexes cover the columns read. SQLite is told which index (INDEXED BY): without statistics its
-    // planner preferred a full scan of the other covering index for the time window (10M rows: 0.3 s).
+    // See windowSql: index reads only, whatever the size of the tables.
     async confusion(window: QualityWindow): Promise<ConfusionCell[]> {
+      const sql = windowSql(db.dialect);
       if ('sinceTs' in window) {
-        const rows = await db.all(
-          `SELECT model_name, model_version, predicted, label AS actual, ${CELL_AGGREGATES}
-             FROM msgcls_feedback ${pg ? '' : 'INDEXED BY msgcls_feedback_predicted_ts'} WHERE predicted_ts >= ? AND received_ts >= ?
-            GROUP BY model_name, model_version, predicted, label`,
-          [window.sinceTs, window.sinceTs],
-        );
-        return rows.map(toCell);
+        return (await db.all(sql.time, [window.sinceTs, window.sinceTs])).map(toCell);
       }
       const cells: ConfusionCell[] = [];
       let after: [string, string] = ['', ''];
       for (;;) {
-        const next = await db.all(
-          `SELECT model_name, model_version FROM msgcls_feedback WHERE (model_name, model_version) > (?, ?)
-            ORDER BY model_name, model_version LIMIT 1`,
-          after,
-        );
+        const next = await db.all(sql.nextVersion, after);
         if (next.length === 0) break;
         after = [String(next[0].model_name), String(next[0].model_version)];
-        const rows = await db.all(
-          `SELECT CAST(? AS TEXT) AS model_name, CAST(? AS TEXT) AS model_version, predicted, label AS actual, ${CELL_AGGREGATES}
-             FROM (SELECT predicted, label, received_ts, predicted_ts
-                     FROM msgcls_feedback ${pg ? '' : 'INDEXED BY msgcls_feedback_model_ts'}
-                    WHERE model_name = ? AND model_version = ? AND predicted_ts IS NOT NULL
-                    ORDER BY predicted_ts DESC, prediction_id DESC, item DESC LIMIT ?) t
-            GROUP BY predicted, label`,
-          [...after, ...after, window.lastN],
-        );
-        cells.push(...rows.map(toCell));
+        cells.push(...(await db.all(sql.count, [...after, ...after, window.lastN])).map(toCell));
       }
       return cells;
     },
@@ -285,6 +262,31 @@ export function storeOps(db: Db) {
     async ping(): Promise<void> {
       await db.all('SELECT 1 AS one');
     },
+  };
+}
+
+/**
+ * The quality-window queries. Both windows read only the feedback table, whose rows carry the
+ * prediction's time, model and label: the time window is a range of msgcls_feedback_predicted_ts; the
+ * count window walks the model versions through msgcls_feedback_model_ts (`nextVersion`, one index
+ * seek each) and reads the newest `lastN` entries of each from the same index — never the whole
+ * table, whatever its size. Both indexes cover the columns read. SQLite is told which index (INDEXED
+ * BY): without statistics its planner preferred a full scan of the other covering index for the time
+ * window (10M rows: 0.3 s instead of 4 ms).
+ */
+export function windowSql(dialect: Dialect) {
+  const use = (index: string) => (dialect === 'sqlite' ? `INDEXED BY ${index}` : '');
+  return {
+    time: `SELECT model_name, model_version, predicted, label AS actual, ${CELL_AGGREGATES}
+      FROM msgcls_feedback ${use('msgcls_feedback_predicted_ts')} WHERE predicted_ts >= ? AND received_ts >= ?
+      GROUP BY model_name, model_version, predicted, label`,
+    nextVersion: `SELECT model_name, model_version FROM msgcls_feedback WHERE (model_name, model_version) > (?, ?)
+      ORDER BY model_name, model_version LIMIT 1`,
+    count: `SELECT CAST(? AS TEXT) AS model_name, CAST(? AS TEXT) AS model_version, predicted, label AS actual, ${CELL_AGGREGATES}
+      FROM (SELECT predicted, label, received_ts, predicted_ts FROM msgcls_feedback ${use('msgcls_feedback_model_ts')}
+             WHERE model_name = ? AND model_version = ? AND predicted_ts IS NOT NULL
+             ORDER BY predicted_ts DESC, prediction_id DESC, item DESC LIMIT ?) t
+      GROUP BY predicted, label`,
   };
 }
 

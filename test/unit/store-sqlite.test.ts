@@ -78,3 +78,35 @@ describe('SQLite specifics', () => {
     );
   });
 });
+
+describe('the quality windows never scan a table', () => {
+  // The plans SQLite makes for the window queries on the migrated schema: every step an index search
+  // (no SCAN of a table or of a whole index, no sort of the rows read — a GROUP BY of a few cells is fine).
+  // Before, the count window planned `SCAN … USE TEMP B-TREE` over every labelled prediction.
+  test('each window query is an index search', async () => {
+    const { MIGRATIONS, MIGRATIONS_TABLE } = await import('../../src/store/migrations.ts');
+    const { windowSql } = await import('../../src/store/queries.ts');
+    const db = new DatabaseSync(':memory:');
+    db.exec(MIGRATIONS_TABLE);
+    for (const m of MIGRATIONS) for (const sql of m.statements) db.exec(sql);
+    const sql = windowSql('sqlite');
+    const plans = {
+      time: [0, 0],
+      nextVersion: ['', ''],
+      count: ['msg_cls', '1', 'msg_cls', '1', 1000],
+    } as const;
+    for (const [name, params] of Object.entries(plans)) {
+      const steps = (
+        db.prepare(`EXPLAIN QUERY PLAN ${sql[name as keyof typeof plans]}`).all(...params) as { detail: string }[]
+      ).map((r) => r.detail);
+      assert.ok(
+        steps.some((d) => /^SEARCH msgcls_feedback USING (COVERING )?INDEX/.test(d)),
+        `${name}: ${steps.join(' | ')}`,
+      );
+      for (const d of steps) {
+        assert.doesNotMatch(d, /^SCAN (?!t$)|ORDER BY/, `${name}: ${steps.join(' | ')}`);
+      }
+    }
+    db.close();
+  });
+});
