@@ -38,11 +38,20 @@ export function createSizeBudget(
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<BudgetRun> | undefined;
   let stopped = false;
+  let sizeAfterDelete: number | undefined;
 
   const pass = async (): Promise<BudgetRun> => {
     let u = await store.usage();
     last = u;
     if (opts.maxBytes <= 0 || u.bytes <= opts.maxBytes * HIGH_WATER) return { bytes: u.bytes, deleted: 0 };
+    // PostgreSQL's figures lag a deletion (dead rows show in its statistics some seconds later): when
+    // the last pass deleted and the size has not moved since, wait for the figures rather than delete
+    // again on stale ones.
+    if (sizeAfterDelete !== undefined && u.bytes >= sizeAfterDelete) {
+      sizeAfterDelete = undefined;
+      return { bytes: u.bytes, deleted: 0 };
+    }
+    sizeAfterDelete = undefined;
     const perRow = u.bytes / Math.max(1, u.predictions);
     let toDelete = Math.ceil((u.bytes - opts.maxBytes * LOW_WATER) / perRow);
     let deleted = 0;
@@ -56,6 +65,7 @@ export function createSizeBudget(
     if (deleted > 0) events.deleted?.(deleted);
     u = await store.usage();
     last = u;
+    if (deleted > 0) sizeAfterDelete = u.bytes;
     if (u.bytes > opts.maxBytes * HIGH_WATER && deleted === 0) events.overBudget?.(u);
     return { bytes: u.bytes, deleted };
   };

@@ -244,10 +244,16 @@ export function storeOps(db: Db) {
           `SELECT (pg_total_relation_size('msgcls_predictions') + pg_total_relation_size('msgcls_feedback'))::float8
                     * CASE WHEN COALESCE(SUM(s.n_live_tup + s.n_dead_tup), 0) = 0 THEN 1
                            ELSE SUM(s.n_live_tup)::float8 / SUM(s.n_live_tup + s.n_dead_tup) END AS bytes,
-                  (SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = 'msgcls_predictions'::regclass) AS predictions
+                  (SELECT n_live_tup FROM pg_stat_user_tables WHERE relid = 'msgcls_predictions'::regclass) AS live
              FROM pg_stat_user_tables s WHERE s.relid IN ('msgcls_predictions'::regclass, 'msgcls_feedback'::regclass)`,
         );
-        return { bytes: Math.round(Number(r.bytes)), predictions: Number(r.predictions ?? 0) };
+        // The statistics lag (reported by each backend, about every second): a table that has none yet
+        // is young and small — count it.
+        let predictions = Number(r.live ?? 0);
+        if (predictions === 0) {
+          predictions = Number((await db.all('SELECT COUNT(*) AS n FROM msgcls_predictions'))[0].n);
+        }
+        return { bytes: Math.round(Number(r.bytes)), predictions };
       }
       // Free pages are reused by later writes: live data is what counts against the budget. Rowids
       // grow with inserts and deletes take the oldest, so max − min estimates the rows in O(log n).

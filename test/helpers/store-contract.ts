@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createStoreHealth } from '../../src/store/health.ts';
 import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE } from '../../src/store/migrations.ts';
+import { createSizeBudget } from '../../src/store/budget.ts';
 import { createRetention } from '../../src/store/retention.ts';
 import type { PredictionRecord, Store } from '../../src/store/types.ts';
 
@@ -100,6 +101,57 @@ export function storeContract(name: string, factory: StoreFactory): void {
         (await store.confusion({ lastN: 10 })).reduce((a, c) => a + c.n, 0),
         2,
       );
+    });
+
+    test('size budget: past 90 % the oldest predictions go, down to about 75 %; the newest and the labels stay', async () => {
+      const store = await open();
+      await store.migrate();
+      const now = Date.now();
+      const records: PredictionRecord[] = [];
+      for (let i = 0; i < 3000; i++) {
+        records.push(prediction(`sz${String(i).padStart(5, '0')}`, { ts: now - (3000 - i) * 1000, text: 'x'.repeat(200) }));
+      }
+      await store.insertPredictions(records);
+      assert.ok((await store.recordFeedback([{ predictionId: 'sz00000', index: 0, label: 'ham' }], now)).ok);
+      const before = await store.usage();
+      assert.ok(before.bytes > 500_000, `usage ${before.bytes} bytes`);
+      assert.ok(Math.abs(before.predictions - 3000) <= 300, `estimate ${before.predictions} rows`);
+      const deleted: number[] = [];
+      const health = createStoreHealth();
+      // A budget the store is 1.5× over: it must delete about half of the predictions.
+      const budget = createSizeBudget(store, health, { maxBytes: Math.round(before.bytes / 1.5), batch: 250 }, {
+        deleted: (n) => deleted.push(n),
+      });
+      const run = await budget.check();
+      assert.ok(run.deleted > 1000 && run.deleted < 3000, `deleted ${run.deleted}`);
+      assert.deepEqual(deleted, [run.deleted]);
+      const left = await factory.query(store, 'SELECT prediction_id FROM msgcls_predictions ORDER BY prediction_id');
+      assert.equal(left.length, 3000 - run.deleted);
+      assert.equal(left[left.length - 1].prediction_id, 'sz02999', 'the newest prediction is kept');
+      assert.equal(left[0].prediction_id, `sz${String(run.deleted).padStart(5, '0')}`, 'the oldest went first');
+      assert.equal((await store.confusion({ lastN: 10 })).length, 1, 'the label of a deleted prediction still counts');
+      assert.equal(budget.latest()?.bytes, run.bytes);
+      assert.equal(health.status, 'ok');
+      // Under the budget: nothing to do.
+      assert.equal((await budget.check()).deleted, 0);
+    });
+
+    test('retention stopped, then the store closed: no pass runs, and nothing flags the store degraded', async () => {
+      const store = await open();
+      await store.migrate();
+      const health = createStoreHealth();
+      const retention = createRetention(store, health, {
+        payloadDays: 14,
+        predictionsDays: 90,
+        feedbackDays: 90,
+        intervalS: 3600,
+        batch: 10,
+      });
+      await retention.stop();
+      await store.close();
+      const run = await retention.runOnce();
+      assert.equal(run.batches, 0);
+      assert.equal(health.status, 'ok', JSON.stringify(health.lastError));
     });
 
     describe('with a migrated store', () => {

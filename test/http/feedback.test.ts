@@ -366,3 +366,28 @@ describe('without a store (STORE_URL=off)', () => {
     assert.equal(d.window.predictions, 1);
   });
 });
+
+describe('records dropped under batch load', () => {
+  test('/health turns degraded while records are dropped, says why, and the counter counts them', async () => {
+    const file = join(dir, 'drops.db');
+    // A queue of 100 records, written only on demand: one batch of 256 texts overflows it.
+    const server = await startTestServer({ STORE_URL: `sqlite:${file}`, STORE_QUEUE_SIZE: '100', STORE_FLUSH_MS: '60000' });
+    try {
+      const h0 = await json(await fetch(`${server.url}/health`));
+      assert.equal(h0.store.status, 'ok');
+      const r = await postJson(`${server.url}/predict`, { texts: Array.from({ length: 256 }, (_, i) => `hello ${i}`) });
+      assert.equal(r.status, 200, 'predictions are still served');
+      const h = await json(await fetch(`${server.url}/health`));
+      assert.equal(h.status, 'degraded');
+      assert.equal(h.store.status, 'degraded');
+      assert.equal(h.store.last_error.what, 'records dropped (queue_full)');
+      assert.match(h.store.last_error.message, /156 prediction records dropped/);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      assert.match(metrics, /msgcls_store_dropped_records_total\{reason="queue_full"\} 156\n/);
+      assert.match(metrics, /msgcls_store_up\{backend="sqlite"\} 0/);
+      assert.equal(typeof h.store.size_budget_bytes, 'number');
+    } finally {
+      await server.close();
+    }
+  });
+});
