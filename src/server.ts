@@ -88,14 +88,23 @@ export async function startServer(config: Config, obs: Observability): Promise<R
   const { logs, metrics } = obs;
   // Resolving first makes a wrong MODEL_NAME/MODEL_ALIAS/MODEL_REGISTRY fail before we listen.
   const registry = createLocalRegistry(config.registry);
-  const ref = await registry.resolve(config.modelName, {
-    alias: config.modelAlias,
-    version: config.modelVersion,
-  });
-  const state = createState();
   // The store opens and migrates before we listen: a wrong STORE_URL fails the start; an unreachable
-  // PostgreSQL does not (the store starts degraded and catches up).
-  const monitoring = await startModelMonitoring(config, { logs, metrics });
+  // PostgreSQL does not (the store starts degraded and catches up). Its worker thread boots while the
+  // model is resolved.
+  const starting = startModelMonitoring(config, { logs, metrics });
+  starting.catch(() => undefined); // handled where it is awaited, below
+  let ref: ModelRef;
+  try {
+    ref = await registry.resolve(config.modelName, {
+      alias: config.modelAlias,
+      version: config.modelVersion,
+    });
+  } catch (err) {
+    await (await starting.catch(() => undefined))?.close(0);
+    throw err;
+  }
+  const state = createState();
+  const monitoring = await starting;
   const app = await buildApp({ config, state, logs, metrics, tracing: obs.tracing, monitoring });
   try {
     await app.listen({ port: config.port, host: config.host });

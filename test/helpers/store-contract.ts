@@ -3,9 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createSizeBudget } from '../../src/store/budget.ts';
 import { createStoreHealth } from '../../src/store/health.ts';
 import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE } from '../../src/store/migrations.ts';
-import { createSizeBudget } from '../../src/store/budget.ts';
 import { createRetention } from '../../src/store/retention.ts';
 import type { PredictionRecord, Store } from '../../src/store/types.ts';
 
@@ -109,7 +109,9 @@ export function storeContract(name: string, factory: StoreFactory): void {
       const now = Date.now();
       const records: PredictionRecord[] = [];
       for (let i = 0; i < 3000; i++) {
-        records.push(prediction(`sz${String(i).padStart(5, '0')}`, { ts: now - (3000 - i) * 1000, text: 'x'.repeat(200) }));
+        records.push(
+          prediction(`sz${String(i).padStart(5, '0')}`, { ts: now - (3000 - i) * 1000, text: 'x'.repeat(200) }),
+        );
       }
       await store.insertPredictions(records);
       assert.ok((await store.recordFeedback([{ predictionId: 'sz00000', index: 0, label: 'ham' }], now)).ok);
@@ -119,9 +121,14 @@ export function storeContract(name: string, factory: StoreFactory): void {
       const deleted: number[] = [];
       const health = createStoreHealth();
       // A budget the store is 1.5× over: it must delete about half of the predictions.
-      const budget = createSizeBudget(store, health, { maxBytes: Math.round(before.bytes / 1.5), batch: 250 }, {
-        deleted: (n) => deleted.push(n),
-      });
+      const budget = createSizeBudget(
+        store,
+        health,
+        { maxBytes: Math.round(before.bytes / 1.5), batch: 250 },
+        {
+          deleted: (n) => deleted.push(n),
+        },
+      );
       const run = await budget.check();
       assert.ok(run.deleted > 1000 && run.deleted < 3000, `deleted ${run.deleted}`);
       assert.deepEqual(deleted, [run.deleted]);

@@ -371,7 +371,11 @@ describe('records dropped under batch load', () => {
   test('/health turns degraded while records are dropped, says why, and the counter counts them', async () => {
     const file = join(dir, 'drops.db');
     // A queue of 100 records, written only on demand: one batch of 256 texts overflows it.
-    const server = await startTestServer({ STORE_URL: `sqlite:${file}`, STORE_QUEUE_SIZE: '100', STORE_FLUSH_MS: '60000' });
+    const server = await startTestServer({
+      STORE_URL: `sqlite:${file}`,
+      STORE_QUEUE_SIZE: '100',
+      STORE_FLUSH_MS: '60000',
+    });
     try {
       const h0 = await json(await fetch(`${server.url}/health`));
       assert.equal(h0.store.status, 'ok');

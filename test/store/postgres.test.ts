@@ -110,7 +110,10 @@ describe('PostgreSQL specifics', () => {
       const t0 = performance.now();
       await store.close(500);
       const ms = performance.now() - t0;
-      assert.ok(ms < 2000, `close took ${ms.toFixed(0)} ms with a 500 ms deadline (before: up to the 15 s query timeout)`);
+      assert.ok(
+        ms < 2000,
+        `close took ${ms.toFixed(0)} ms with a 500 ms deadline (before: up to the 15 s query timeout)`,
+      );
     } finally {
       await locker.query('ROLLBACK').catch(() => undefined);
       await locker.end();
