@@ -73,12 +73,12 @@ export function registerQualityMetrics(registry: Registry, src: QualityMetricsSo
     });
     new Gauge({
       name: 'msgcls_store_up',
-      help: 'Whether the last operation on the store succeeded (1) or failed (0: degraded).',
+      help: 'Whether the last operation on the store succeeded (1) or failed (0: degraded). Records dropped while it works are msgcls_store_dropped_records_total.',
       labelNames: ['backend'],
       registers,
       collect() {
         this.reset();
-        this.labels(src.backend ?? '').set(health.status === 'ok' ? 1 : 0);
+        this.labels(src.backend ?? '').set(health.up ? 1 : 0);
       },
     });
   }

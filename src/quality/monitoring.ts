@@ -127,7 +127,7 @@ export async function startModelMonitoring(
         concurrency: store.backend === 'postgres' ? Math.max(1, sc.poolSize - 1) : 2,
       },
       events?.writer ?? {},
-      health.status === 'ok',
+      health.up,
     );
     metricSources.writer = writer;
     budget = createSizeBudget(

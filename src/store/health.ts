@@ -9,6 +9,8 @@ export const DROP_DEGRADED_MS = 60_000;
 
 export type StoreHealth = {
   readonly status: StoreStatus;
+  /** False while operations on the store fail (status is also degraded while records are dropped). */
+  readonly up: boolean;
   /** What failed last and why (no user data: request ids and SQL parameters are not in it). */
   readonly lastError: { what: string; message: string; at: string } | undefined;
   readonly lastOkAt: string | undefined;
@@ -38,8 +40,12 @@ export function createStoreHealth(dropDegradedMs = DROP_DEGRADED_MS): StoreHealt
     get status() {
       return status();
     },
+    get up() {
+      return !failing;
+    },
     get lastError() {
-      if (drop === undefined || drop.at < failedAt) return lastError;
+      // What makes it degraded now: a failing store first; else records dropped lately; else the last failure.
+      if (failing || drop === undefined || (Date.now() >= droppingUntil && drop.at < failedAt)) return lastError;
       return {
         what: `records dropped (${drop.reason})`,
         message: `${droppedSince} prediction records dropped since ${new Date(drop.at).toISOString()}: the store's writer does not keep up with the predictions (or the store is down); see msgcls_store_dropped_records_total`,

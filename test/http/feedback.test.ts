@@ -383,12 +383,13 @@ describe('records dropped under batch load', () => {
       assert.equal(r.status, 200, 'predictions are still served');
       const h = await json(await fetch(`${server.url}/health`));
       assert.equal(h.status, 'degraded');
+      assert.match(h.reason, /prediction records are being dropped/);
       assert.equal(h.store.status, 'degraded');
       assert.equal(h.store.last_error.what, 'records dropped (queue_full)');
       assert.match(h.store.last_error.message, /156 prediction records dropped/);
       const metrics = await (await fetch(`${server.url}/metrics`)).text();
       assert.match(metrics, /msgcls_store_dropped_records_total\{reason="queue_full"\} 156\n/);
-      assert.match(metrics, /msgcls_store_up\{backend="sqlite"\} 0/);
+      assert.match(metrics, /msgcls_store_up\{backend="sqlite"\} 1/, 'the store itself works');
       assert.equal(typeof h.store.size_budget_bytes, 'number');
     } finally {
       await server.close();

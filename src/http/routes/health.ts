@@ -88,7 +88,7 @@ export function healthRoutes(
     {
       schema: {
         summary:
-          'Health details: model, store, uptime, version; 503 with the reason when not ready; 200 with status "degraded" when the store fails',
+          'Health details: model, store, uptime, version; 503 with the reason when not ready; 200 with status "degraded" when the store fails or prediction records are being dropped',
         response: { 200: healthSchema, 503: healthSchema },
       },
     },
@@ -102,7 +102,9 @@ export function healthRoutes(
           state.phase !== 'ready'
             ? state.reason
             : degraded
-              ? `the store is failing (${store.last_error?.what ?? 'unknown'}): predictions are served but may not be recorded, feedback answers 503`
+              ? store.last_error?.what.startsWith('records dropped')
+                ? `prediction records are being dropped (${store.last_error.what}): predictions are served, not all of them are recorded`
+                : `the store is failing (${store.last_error?.what ?? 'unknown'}): predictions are served but may not be recorded, feedback answers 503`
               : undefined,
         store,
         model: m && {
