@@ -43,6 +43,8 @@ export type StoreConfig = {
   /** Keep the anonymised text of each prediction (ML payload). */
   storeText: boolean;
   queueSize: number;
+  /** How long /predict waits for room in a full queue while the store works (0: drop at once). */
+  queueWaitMs: number;
   batchSize: number;
   flushMs: number;
   poolSize: number;
@@ -173,7 +175,13 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     name: 'STORE_QUEUE_SIZE',
     default: '10000',
     description:
-      'Prediction records waiting to be written, at most; when the store is slow or down, records beyond this are dropped and counted (msgcls_store_dropped_records_total).',
+      'Prediction records waiting to be written, at most; when the store is down (or STORE_QUEUE_WAIT_MS runs out), records beyond this are dropped and counted (msgcls_store_dropped_records_total).',
+  },
+  {
+    name: 'STORE_QUEUE_WAIT_MS',
+    default: '1000',
+    description:
+      'When the queue is full but the store works, /predict waits up to this long for room: the writer sets the pace and nothing is dropped. Past it, or while the store fails, records are dropped and counted. 0 = never wait.',
   },
   {
     name: 'STORE_BATCH_SIZE',
@@ -376,6 +384,7 @@ export function loadConfig(env: Env = process.env): Config {
       ...parseStoreUrl(raw('STORE_URL'), problems),
       storeText: bool('STORE_TEXT'),
       queueSize: int('STORE_QUEUE_SIZE', 1, 10_000_000),
+      queueWaitMs: int('STORE_QUEUE_WAIT_MS', 0, 60_000),
       batchSize: int('STORE_BATCH_SIZE', 1, 5000),
       flushMs: int('STORE_FLUSH_MS', 1, 60_000),
       poolSize: int('STORE_POOL_SIZE', 1, 100),

@@ -15,6 +15,8 @@ export type PredictionRecorder = {
   predictOne(model: LoadedModel, text: string): Prediction;
   /** Classifies a batch in order as one inference. */
   predictMany(model: LoadedModel, texts: string[]): Prediction[];
+  /** Undefined when `records` predictions can be recorded now; else a promise to await first (the store's backpressure). */
+  room(records: number): Promise<void> | undefined;
   /** Records what was predicted for the request: metrics, business and payload logs. */
   recordOne(request: FastifyRequest, predictionId: string, model: LoadedModel, text: string, p: Prediction): void;
   recordMany(
@@ -70,6 +72,7 @@ export function createPredictionRecorder(opts: {
   };
 
   return {
+    room: (records) => sink?.room(records),
     predictOne(model, text) {
       if (tracing) return timed(model, 1, () => model.classifier.predict(text));
       const t0 = performance.now();

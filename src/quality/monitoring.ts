@@ -21,6 +21,8 @@ import { createQualityMonitor, type QualityMonitor } from './online.ts';
 /** Called for every prediction, on the request path: must stay cheap, never throw, never wait. */
 export type PredictionSink = {
   observe(predictionId: string, index: number, model: LoadedModel, text: string, p: Prediction): void;
+  /** Backpressure from the store's queue: undefined when `records` can be recorded now, else wait for it. */
+  room(records: number): Promise<void> | undefined;
 };
 
 export class StoreUnavailableError extends Error {
@@ -122,6 +124,7 @@ export async function startModelMonitoring(
         queueSize: sc.queueSize,
         batchSize: sc.batchSize,
         flushMs: sc.flushMs,
+        maxWaitMs: sc.queueWaitMs,
         // PostgreSQL: one chunk per pooled connection, one left for feedback and queries. SQLite: the
         // next chunk waits in the worker while one commits.
         concurrency: store.backend === 'postgres' ? Math.max(1, sc.poolSize - 1) : 2,
@@ -194,6 +197,7 @@ export async function startModelMonitoring(
   };
   let sinkErrors = 0;
   const sink: PredictionSink = {
+    room: (records) => writer?.room(records),
     observe(predictionId, index, model, text, p) {
       try {
         observe(predictionId, index, model, text, p);

@@ -6,8 +6,11 @@
 // chunk is one message to the SQLite worker or one INSERT to PostgreSQL. A chunk is written as soon as
 // it is full, a partial one after STORE_FLUSH_MS; up to `concurrency` chunks are in flight at once
 // (PostgreSQL: one per pooled connection; SQLite: the next is queued in the worker while one commits).
-// When the queue is full, new records are dropped and counted (reason queue_full), and the store is
-// reported degraded while that goes on and for a while after — /predict is never slowed or failed.
+// When the queue is full while the store works, /predict waits (room(): up to STORE_QUEUE_WAIT_MS) for
+// the writer to make room — the writer, not the queue, sets the pace, and no record is dropped because
+// the traffic outran it for a moment. When the store fails, or the wait runs out, new records are
+// dropped and counted (reason queue_full), and the store is reported degraded while that goes on and
+// for a while after; /predict is never failed by the store.
 //
 // When a write fails the writer asks the store whether it is reachable at all:
 //   - unreachable (down, restarting, network): the chunk goes back to the front of the queue and the
@@ -43,6 +46,8 @@ export type WriterEvents = {
 
 export type WriterOptions = {
   queueSize: number;
+  /** Longest a request waits for room in a full queue (0: never waits, records are dropped). */
+  maxWaitMs?: number;
   batchSize: number;
   flushMs: number;
   /** Chunks written at once (default 1). */
@@ -52,6 +57,12 @@ export type WriterOptions = {
 export type StoreWriter = {
   /** Copies a record into the queue; false when the queue was full and the record was dropped (and counted). */
   enqueue(record: PredictionRecord): boolean;
+  /**
+   * Backpressure: undefined when `records` fit in the queue now (the fast path, no allocation); else,
+   * while the store works, a promise that resolves once they fit or after `maxWaitMs` (then they are
+   * dropped as usual). A store that fails gets no waiting: requests are not slowed by an outage.
+   */
+  room(records: number): Promise<void> | undefined;
   /** Records waiting (those being written included). */
   depth(): number;
   readonly capacity: number;
@@ -89,6 +100,21 @@ export function createStoreWriter(
   let closed = false;
   let isMigrated = migrated;
   let waiters: { target: number; resolve: () => void }[] = [];
+  let roomWaiters: { records: number; resolve: () => void }[] = [];
+  const maxWaitMs = opts.maxWaitMs ?? 0;
+  const fits = (records: number) => queued + records <= opts.queueSize || (queued === 0 && records > opts.queueSize);
+  const wakeRoom = () => {
+    if (roomWaiters.length === 0) return;
+    // In arrival order: a later, smaller request does not overtake an earlier one.
+    let i = 0;
+    let reserved = 0;
+    while (i < roomWaiters.length && fits(reserved + roomWaiters[i].records)) {
+      reserved += roomWaiters[i].records;
+      roomWaiters[i].resolve();
+      i++;
+    }
+    if (i > 0) roomWaiters = roomWaiters.slice(i);
+  };
 
   // Chunks are numbered as they are opened: "everything enqueued before X is settled" means no chunk
   // numbered up to X's is queued or in flight (chunks may finish out of order, or go back to the queue).
@@ -170,6 +196,7 @@ export function createStoreWriter(
   const finish = (c: Chunk) => {
     inFlight.splice(inFlight.indexOf(c), 1);
     wake();
+    wakeRoom();
     if (queue.length > 0 && (queue.length > 1 || filling === undefined || waiters.length > 0)) schedule(0);
     else schedule(opts.flushMs);
   };
@@ -245,6 +272,26 @@ export function createStoreWriter(
 
   return {
     capacity: opts.queueSize,
+    room(records) {
+      if (closed || maxWaitMs <= 0 || (roomWaiters.length === 0 && fits(records)) || !health.up) return undefined;
+      // Write what is queued now, partial chunk included: someone is waiting for the room.
+      filling = undefined;
+      schedule(0);
+      return new Promise<void>((resolve) => {
+        const waiter = {
+          records,
+          resolve: () => {
+            clearTimeout(deadline);
+            resolve();
+          },
+        };
+        const deadline = setTimeout(() => {
+          roomWaiters = roomWaiters.filter((w) => w !== waiter);
+          resolve();
+        }, maxWaitMs);
+        roomWaiters.push(waiter);
+      });
+    },
     enqueue(record) {
       if (closed || queued >= opts.queueSize) {
         events.dropped?.(closed ? 'shutdown' : 'queue_full', 1);
@@ -284,6 +331,8 @@ export function createStoreWriter(
       filling = undefined;
       queued = 0;
       if (left > 0) events.dropped?.('shutdown', left);
+      for (const w of roomWaiters) w.resolve();
+      roomWaiters = [];
       return { flushed, dropped: left };
     },
   };

@@ -108,6 +108,7 @@ function setup(
     migrated?: boolean;
     concurrency?: number;
     dropDegradedMs?: number;
+    maxWaitMs?: number;
   } = {},
 ) {
   const fake = fakeStore();
@@ -123,6 +124,7 @@ function setup(
       batchSize: opts.batchSize ?? 10,
       flushMs: opts.flushMs ?? 5,
       concurrency: opts.concurrency,
+      maxWaitMs: opts.maxWaitMs,
     },
     {
       written: (n) => {
@@ -283,6 +285,47 @@ describe('store writer', () => {
     await until('the in-flight chunk to fail', () => s.dropped.shutdown === 5, 2000);
     assert.equal(s.writer.depth(), 0, 'nothing re-queued');
     assert.equal(await flushing, true, 'settled: counted as dropped');
+  });
+
+  test('backpressure: a full queue makes the caller wait for the writer instead of dropping', async () => {
+    const s = setup({ queueSize: 10, batchSize: 5, flushMs: 60_000, maxWaitMs: 5000 });
+    s.fake.delay(30);
+    assert.equal(s.writer.room(5), undefined, 'room now: no promise, no waiting');
+    for (let i = 0; i < 10; i++) s.writer.enqueue(record(i));
+    let accepted = 10;
+    for (let round = 0; round < 4; round++) {
+      const wait = s.writer.room(5);
+      assert.ok(wait instanceof Promise, 'the queue is full: wait');
+      await wait;
+      for (let i = 0; i < 5; i++) assert.equal(s.writer.enqueue(record(accepted++)), true);
+    }
+    assert.equal(await s.writer.flush(5000), true);
+    assert.equal(s.fake.rows.length, 30);
+    assert.equal(s.dropped.queue_full, 0, 'nothing dropped');
+  });
+
+  test('backpressure never waits on a failing store, and waits at most maxWaitMs', async () => {
+    const down = setup({ queueSize: 2, flushMs: 60_000, maxWaitMs: 5000 });
+    down.fake.set('down');
+    down.writer.enqueue(record(0));
+    down.writer.enqueue(record(1));
+    await down.writer.flush(50);
+    await until('a failed write', () => down.failures() > 0);
+    assert.equal(down.writer.room(1), undefined, 'the store fails: drop, do not slow requests');
+
+    const slow = setup({ queueSize: 2, batchSize: 2, flushMs: 60_000, maxWaitMs: 50 });
+    slow.fake.delay(2000);
+    slow.writer.enqueue(record(0));
+    slow.writer.enqueue(record(1));
+    await sleep(20); // that chunk is being written (slowly); the next two fill the queue
+    slow.writer.enqueue(record(10));
+    slow.writer.enqueue(record(11));
+    const t0 = performance.now();
+    await slow.writer.room(1);
+    const waited = performance.now() - t0;
+    assert.ok(waited >= 40 && waited < 1500, `waited ${waited.toFixed(0)} ms`);
+    assert.equal(slow.writer.enqueue(record(2)), false, 'still full after the wait: dropped and counted');
+    assert.equal(slow.dropped.queue_full, 1);
   });
 
   test('close flushes within the deadline; what cannot be written is counted as shutdown', async () => {

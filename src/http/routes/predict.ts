@@ -101,17 +101,23 @@ export function predictRoutes(
         if (!NON_SPACE.test(body.text)) {
           throw new HttpError(400, 'empty_text', 'body.text has no visible characters: send a non-empty text');
         }
-        const predictionId = isClientRequestId(request) ? uuidV7() : request.id;
-        const p = recorder.predictOne(model, body.text);
-        recorder.recordOne(request, predictionId, model, body.text, p);
-        return {
-          label: p.label,
-          proba: p.proba,
-          probabilities: p.probabilities,
-          model: model.info,
-          request_id: request.id,
-          prediction_id: predictionId,
+        const text = body.text;
+        const answer = () => {
+          const predictionId = isClientRequestId(request) ? uuidV7() : request.id;
+          const p = recorder.predictOne(model, text);
+          recorder.recordOne(request, predictionId, model, text, p);
+          return {
+            label: p.label,
+            proba: p.proba,
+            probabilities: p.probabilities,
+            model: model.info,
+            request_id: request.id,
+            prediction_id: predictionId,
+          };
         };
+        // The store's queue is full and the store works: wait for the writer rather than drop the record.
+        const wait = recorder.room(1);
+        return wait === undefined ? answer() : wait.then(answer);
       }
       if (body.texts !== undefined) {
         const texts = body.texts;
@@ -120,10 +126,14 @@ export function predictRoutes(
             throw new HttpError(400, 'empty_text', `body.texts.${i} has no visible characters: send non-empty texts`);
           }
         }
-        const predictionId = isClientRequestId(request) ? uuidV7() : request.id;
-        const predictions = recorder.predictMany(model, texts);
-        recorder.recordMany(request, predictionId, model, texts, predictions);
-        return { predictions, model: model.info, request_id: request.id, prediction_id: predictionId };
+        const answer = () => {
+          const predictionId = isClientRequestId(request) ? uuidV7() : request.id;
+          const predictions = recorder.predictMany(model, texts);
+          recorder.recordMany(request, predictionId, model, texts, predictions);
+          return { predictions, model: model.info, request_id: request.id, prediction_id: predictionId };
+        };
+        const wait = recorder.room(texts.length);
+        return wait === undefined ? answer() : wait.then(answer);
       }
       throw new HttpError(
         400,
