@@ -83,15 +83,16 @@ export function openPostgresStore(url: string, location: string, opts: PostgresO
   };
   const ops = storeOps(db);
   let closed = false;
-  const alive = () => {
-    if (closed) throw new Error('the store is closed');
-  };
+  // After close() every operation fails at once instead of waiting for a pool that is gone.
+  const open =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> =>
+      closed ? Promise.reject(new Error('the store is closed')) : fn(...args);
 
   return {
     backend: 'postgres',
     location,
-    async migrate() {
-      alive();
+    migrate: open(async () => {
       try {
         return await ops.migrate();
       } catch (err) {
@@ -103,39 +104,17 @@ export function openPostgresStore(url: string, location: string, opts: PostgresO
         }
         throw err;
       }
-    },
-    async insertPredictions(records: readonly PredictionRecord[] | PredictionBatch) {
-      alive();
-      return ops.insertPredictions(Array.isArray(records) ? encodeBatch(records) : (records as PredictionBatch));
-    },
-    async recordFeedback(items, now) {
-      alive();
-      return ops.recordFeedback(items, now);
-    },
-    async hasPredictions(keys) {
-      alive();
-      return ops.hasPredictions(keys);
-    },
-    async confusion(window) {
-      alive();
-      return ops.confusion(window);
-    },
-    async purge(cutoffs, limit) {
-      alive();
-      return ops.purge(cutoffs, limit);
-    },
-    async deleteOldest(limit) {
-      alive();
-      return ops.deleteOldest(limit);
-    },
-    async usage() {
-      alive();
-      return ops.usage();
-    },
-    async ping() {
-      alive();
-      await ops.ping();
-    },
+    }),
+    insertPredictions: open((records: readonly PredictionRecord[] | PredictionBatch) =>
+      ops.insertPredictions(Array.isArray(records) ? encodeBatch(records) : (records as PredictionBatch)),
+    ),
+    recordFeedback: open(ops.recordFeedback),
+    hasPredictions: open(ops.hasPredictions),
+    confusion: open(ops.confusion),
+    purge: open(ops.purge),
+    deleteOldest: open(ops.deleteOldest),
+    usage: open(ops.usage),
+    ping: open(ops.ping),
     async close(timeoutMs = CLOSE_TIMEOUT_MS) {
       if (closed) return;
       closed = true;
