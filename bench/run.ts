@@ -22,11 +22,20 @@ const sqlite = (name: string) => `sqlite:${join(TMP, `${name}.db`)}`;
 // What is loaded. `service` is the default configuration (metrics on and scraped every second as a
 // Prometheus would, access/business logs on, the prediction log in SQLite); the others switch one
 // thing off, or change the store, to price it. The store variants are compared with `store-off`.
-const VARIANTS: Record<string, { env: Record<string, string>; scrape: boolean; what: string; batch?: boolean }> = {
+const VARIANTS: Record<
+  string,
+  { env: Record<string, string>; scrape: boolean; watch?: boolean; what: string; batch?: boolean }
+> = {
   service: {
     env: { STORE_URL: sqlite('service') },
     scrape: true,
-    what: 'default config (store: SQLite); /metrics scraped every 1 s during the load',
+    watch: true,
+    what: 'default config (store: SQLite); /metrics scraped every 1 s and /dashboard/data polled every 2 s during the load',
+  },
+  'no-dashboard': {
+    env: { DASHBOARD_ENABLED: 'false', STORE_URL: sqlite('no-dashboard') },
+    scrape: true,
+    what: 'DASHBOARD_ENABLED=false (no per-second sampler, nobody watching)',
   },
   'store-off': { env: { STORE_URL: 'off' }, scrape: true, what: 'STORE_URL=off (drift still on)' },
   'store-sqlite': {
@@ -82,7 +91,7 @@ const { values: args } = parseArgs({
     variants: {
       type: 'string',
       default:
-        'bare,service,store-off,store-sqlite,store-postgres,no-metrics,no-logs,batch-store-off,batch-sqlite,batch-postgres',
+        'bare,service,store-off,store-sqlite,store-postgres,no-metrics,no-logs,no-dashboard,batch-store-off,batch-sqlite,batch-postgres',
     },
     'postgres-url': {
       type: 'string',
@@ -276,13 +285,18 @@ async function loadWithWrk(port: number, batch: boolean): Promise<Load> {
   };
 }
 
-async function load(port: number, scrape: boolean, batch = false): Promise<Load> {
+async function load(port: number, scrape: boolean, watch = false, batch = false): Promise<Load> {
+  let tick = 0;
+  const get = (path: string) =>
+    fetch(`http://127.0.0.1:${port}${path}`).then(
+      (r) => r.arrayBuffer(),
+      () => undefined,
+    );
   const scraper = scrape
     ? setInterval(() => {
-        fetch(`http://127.0.0.1:${port}/metrics`).then(
-          (r) => r.arrayBuffer(),
-          () => undefined,
-        );
+        get('/metrics');
+        // A person watching the dashboard polls it every 2 s.
+        if (watch && tick++ % 2 === 0) get('/dashboard/data?since=1');
       }, 1000)
     : undefined;
   if (CLIENT === 'wrk') {
@@ -361,7 +375,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const isStore = STORE_VARIANTS.includes(name);
     const before = isStore ? await storeCounters(procs[name].port) : undefined;
     const t0 = performance.now();
-    const r = await load(procs[name].port, VARIANTS[name].scrape, VARIANTS[name].batch === true);
+    const r = await load(procs[name].port, VARIANTS[name].scrape, VARIANTS[name].watch, VARIANTS[name].batch === true);
     const seconds = (performance.now() - t0) / 1000;
     const after = isStore ? await storeCounters(procs[name].port) : undefined;
     runs[name].push(r);

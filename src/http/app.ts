@@ -4,6 +4,7 @@
 
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
+import { dashboardRoutes } from '../dashboard/routes.ts';
 import { type Logs, safeError } from '../monitoring/logging.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
 import { createPredictionRecorder } from '../monitoring/predictions.ts';
@@ -14,17 +15,24 @@ import { type Limits, sendError, toErrorResponse } from './errors.ts';
 import { genRequestId } from './ids.ts';
 import { instrument } from './instrument.ts';
 import { docsRoutes } from './openapi.ts';
+import { adminRoutes, type ModelControl } from './routes/admin.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { healthRoutes } from './routes/health.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { predictRoutes } from './routes/predict.ts';
+import { rootRoutes } from './routes/root.ts';
 import type { ServiceState } from './state.ts';
 
 export { genRequestId, uuidV7 } from './ids.ts';
 
 export type AppOptions = {
   config: Pick<Config, 'maxBatch' | 'maxTextChars' | 'maxBodyBytes' | 'keepAliveTimeoutMs' | 'trustProxy'> &
-    Partial<Pick<Config, 'feedbackToken' | 'feedbackMaxBatch' | 'store'>>;
+    Partial<
+      Pick<
+        Config,
+        'feedbackToken' | 'feedbackMaxBatch' | 'store' | 'adminToken' | 'watchdogEventLoopLimitMs' | 'dashboardEnabled'
+      >
+    >;
   state: ServiceState;
   logs: Logs;
   /** Prometheus metrics; /metrics is not served when absent (METRICS_ENABLED=false). */
@@ -32,6 +40,8 @@ export type AppOptions = {
   tracing?: Tracing;
   /** Prediction log, feedback, online quality and drift; /feedback and /monitoring answer 503 without it. */
   monitoring?: ModelMonitoring;
+  /** Hot swap: POST /admin/reload and the reload state in /health (absent: no /admin/reload). */
+  models?: ModelControl;
 };
 
 const versionSchema = {
@@ -114,8 +124,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   docsRoutes(app, {
     title: SERVICE_NAME,
     version: SERVICE_VERSION,
-    description: 'Text classification service (spam/ham by default) with health checks and observability built in.',
+    description:
+      'Text classification service (spam/ham by default) with health checks and observability built in. Live dashboard: [/dashboard](/dashboard).',
   });
+  rootRoutes(app);
 
   // Registration order is the order in /docs: the prediction API first, then feedback and quality.
   const monitoring = opts.monitoring;
@@ -132,7 +144,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     flushMs: config.store?.flushMs ?? 200,
   });
   monitoringRoutes(app, monitoring);
-  healthRoutes(app, state, monitoring && (() => monitoring.summary()));
+  const models = opts.models;
+  healthRoutes(app, state, monitoring && (() => monitoring.summary()), models && (() => models.status()));
+  adminRoutes(app, state, opts.models, config.adminToken);
   app.get('/version', { schema: { summary: 'Service and model version', response: { 200: versionSchema } } }, () => ({
     name: SERVICE_NAME,
     version: SERVICE_VERSION,
@@ -143,6 +157,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       alias: state.model.ref.alias ?? null,
     },
   }));
+
+  if (config.dashboardEnabled !== false) {
+    dashboardRoutes(app, {
+      state,
+      metrics: opts.metrics,
+      monitoring,
+      adminToken: config.adminToken,
+      watchdogLimitMs: config.watchdogEventLoopLimitMs,
+    });
+  }
 
   if (opts.metrics) {
     const metrics = opts.metrics;
