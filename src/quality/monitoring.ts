@@ -318,10 +318,19 @@ export async function startModelMonitoring(
     async close(timeoutMs) {
       const closeBy = performance.now() + timeoutMs;
       quality?.stop();
-      await Promise.all([retention?.stop(), budget?.stop()]);
+      // A retention or budget pass under way finishes its current statement; not past the deadline.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([retention?.stop(), budget?.stop()]),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.max(0, timeoutMs / 2));
+        }),
+      ]);
+      clearTimeout(timer);
       if (writer) {
         // Leave a moment of the deadline for closing the store itself.
-        const { flushed, dropped } = await writer.close(Math.max(0, timeoutMs - Math.min(500, timeoutMs / 4)));
+        const left = Math.max(0, closeBy - performance.now());
+        const { flushed, dropped } = await writer.close(Math.max(0, left - Math.min(500, left / 4)));
         if (!flushed) {
           logs.service.warn({ dropped }, 'store: the prediction queue was not flushed before the shutdown deadline');
         }
