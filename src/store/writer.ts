@@ -173,6 +173,7 @@ export function createStoreWriter(
         inFlight.push(sent);
         void write(sent);
       }
+      wakeRoom(); // what left the queue for the store made room
     } catch (err) {
       events.writeFailed?.(err);
       health.failed('migrate', err);
