@@ -17,6 +17,7 @@ import {
   type PredictionBatch,
   type PurgeCounts,
   type PurgeCutoffs,
+  putRow,
   type QualityWindow,
   type StoreUsage,
 } from './types.ts';
@@ -132,11 +133,12 @@ export function storeOps(db: Db) {
       // SQLite: prepared multi-row statements, one transaction.
       return db.transaction(async (tx) => {
         let n = 0;
-        const params: (string | number | null)[] = [];
+        const full: (string | number | null)[] = new Array(ROWS_PER_INSERT * PREDICTION_COLUMNS.length);
         for (let from = 0; from < b.n; from += ROWS_PER_INSERT) {
           const rows = Math.min(ROWS_PER_INSERT, b.n - from);
-          params.length = 0;
-          for (let i = from; i < from + rows; i++) params.push(...batchRow(b, i));
+          const params = rows === ROWS_PER_INSERT ? full : new Array(rows * PREDICTION_COLUMNS.length);
+          let at = 0;
+          for (let i = from; i < from + rows; i++) at = putRow(b, i, params, at);
           n += await tx.run(rows === ROWS_PER_INSERT ? INSERT_FULL : insertValues(rows), params);
         }
         return n;

@@ -108,28 +108,35 @@ export function trimBatch(b: PredictionBatch): PredictionBatch {
   return { n: b.n, num: b.num.slice(0, b.n * NUM_COLS), str: b.str.slice(0, b.n * STR_COLS) };
 }
 
-/** Row i as the values of PREDICTION_COLUMNS (non-finite numbers become null). */
-export function batchRow(b: PredictionBatch, i: number): (string | number | null)[] {
+/** Writes row i's values, in PREDICTION_COLUMNS order, into `out` from `at` (no allocation); returns the next position. */
+export function putRow(b: PredictionBatch, i: number, out: (string | number | null)[], at: number): number {
   const o = i * NUM_COLS;
   const s = i * STR_COLS;
-  const num = (v: number) => (Number.isFinite(v) ? v : null);
-  return [
-    b.str[s],
-    b.num[o],
-    b.num[o + 1],
-    b.str[s + 1],
-    b.str[s + 2],
-    b.str[s + 3],
-    num(b.num[o + 2]),
-    num(b.num[o + 3]),
-    num(b.num[o + 4]),
-    num(b.num[o + 5]),
-    num(b.num[o + 6]),
-    num(b.num[o + 7]),
-    num(b.num[o + 8]),
-    num(b.num[o + 9]),
-    b.str[s + 4],
-  ];
+  const n = b.num;
+  const fin = (v: number) => (Number.isFinite(v) ? v : null);
+  out[at] = b.str[s];
+  out[at + 1] = n[o];
+  out[at + 2] = n[o + 1];
+  out[at + 3] = b.str[s + 1];
+  out[at + 4] = b.str[s + 2];
+  out[at + 5] = b.str[s + 3];
+  out[at + 6] = fin(n[o + 2]);
+  out[at + 7] = fin(n[o + 3]);
+  out[at + 8] = fin(n[o + 4]);
+  out[at + 9] = fin(n[o + 5]);
+  out[at + 10] = fin(n[o + 6]);
+  out[at + 11] = fin(n[o + 7]);
+  out[at + 12] = fin(n[o + 8]);
+  out[at + 13] = fin(n[o + 9]);
+  out[at + 14] = b.str[s + 4];
+  return at + 15;
+}
+
+/** Row i as the values of PREDICTION_COLUMNS (non-finite numbers become null). */
+export function batchRow(b: PredictionBatch, i: number): (string | number | null)[] {
+  const row: (string | number | null)[] = new Array(PREDICTION_COLUMNS.length);
+  putRow(b, i, row, 0);
+  return row;
 }
 
 export type FeedbackItem = { predictionId: string; index: number; label: string };
