@@ -219,12 +219,16 @@ export function storeOps(db: Db) {
         return (await db.all(sql.time, [window.sinceTs, window.sinceTs])).map(toCell);
       }
       const cells: ConfusionCell[] = [];
-      let after: [string, string] = ['', ''];
-      for (;;) {
-        const next = await db.all(sql.nextVersion, after);
-        if (next.length === 0) break;
-        after = [String(next[0].model_name), String(next[0].model_version)];
-        cells.push(...(await db.all(sql.count, [...after, ...after, window.lastN])).map(toCell));
+      let [first] = await db.all(sql.nextName, ['']);
+      while (first !== undefined) {
+        const name = String(first.model_name);
+        let version: string | undefined = String(first.model_version);
+        while (version !== undefined) {
+          cells.push(...(await db.all(sql.count, [name, version, name, version, window.lastN])).map(toCell));
+          const [next] = await db.all(sql.nextVersion, [name, version]);
+          version = next === undefined ? undefined : String(next.model_version);
+        }
+        [first] = await db.all(sql.nextName, [name]);
       }
       return cells;
     },
@@ -289,8 +293,8 @@ export function storeOps(db: Db) {
 /**
  * The quality-window queries. Both windows read only the feedback table, whose rows carry the
  * prediction's time, model and label: the time window is a range of msgcls_feedback_predicted_ts; the
- * count window walks the model versions through msgcls_feedback_model_ts (`nextVersion`, one index
- * seek each) and reads the newest `lastN` entries of each from the same index — never the whole
+ * count window walks the model versions through msgcls_feedback_model_ts (`nextName`, `nextVersion`:
+ * one index seek each) and reads the newest `lastN` entries of each from the same index — never the whole
  * table, whatever its size. Both indexes cover the columns read. SQLite is told which index (INDEXED
  * BY): without statistics its planner preferred a full scan of the other covering index for the time
  * window (10M rows: 0.3 s instead of 4 ms).
@@ -301,8 +305,13 @@ export function windowSql(dialect: Dialect) {
     time: `SELECT model_name, model_version, predicted, label AS actual, ${CELL_AGGREGATES}
       FROM msgcls_feedback ${use('msgcls_feedback_predicted_ts')} WHERE predicted_ts >= ? AND received_ts >= ?
       GROUP BY model_name, model_version, predicted, label`,
-    nextVersion: `SELECT model_name, model_version FROM msgcls_feedback WHERE (model_name, model_version) > (?, ?)
+    // The walk over model versions: seeks with an equality and one range, never a row-value range
+    // ((model_name, model_version) > (?, ?) made SQLite step over every entry of the earlier versions:
+    // 170 ms at 1M labels).
+    nextName: `SELECT model_name, model_version FROM msgcls_feedback WHERE model_name > ?
       ORDER BY model_name, model_version LIMIT 1`,
+    nextVersion: `SELECT model_version FROM msgcls_feedback WHERE model_name = ? AND model_version > ?
+      ORDER BY model_version LIMIT 1`,
     count: `SELECT CAST(? AS TEXT) AS model_name, CAST(? AS TEXT) AS model_version, predicted, label AS actual, ${CELL_AGGREGATES}
       FROM (SELECT predicted, label, received_ts, predicted_ts FROM msgcls_feedback ${use('msgcls_feedback_model_ts')}
              WHERE model_name = ? AND model_version = ? AND predicted_ts IS NOT NULL
