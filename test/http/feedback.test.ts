@@ -145,7 +145,14 @@ describe('POST /feedback with SQLite', () => {
         'invalid_format',
         /as POST \/predict returned/,
       ],
-      ['both shapes', { prediction_id: id, label: 'ham', items: [] }, auth, 400, 'empty_batch', /at least one item/],
+      [
+        'both shapes (empty items)',
+        { prediction_id: id, label: 'ham', items: [] },
+        auth,
+        400,
+        'ambiguous_request',
+        /not both/,
+      ],
       [
         'both shapes, non-empty',
         { prediction_id: id, label: 'ham', items: [{ prediction_id: id, label: 'ham' }] },

@@ -102,10 +102,33 @@ export function feedbackRoutes(
       onRequest: authorize,
       schema: {
         summary: 'Record the true label of earlier predictions (delayed labels)',
+        labelsFromModel: true,
+        operationId: 'postFeedback',
         description: `Send {"prediction_id": "...", "label": "spam"} (add "index" for the n-th text of a batch request) or {"items": [{...}, ...]} (up to ${opts.maxBatch}). Answers 200 once every label is durably stored; all or nothing. A repeated label is a no-op; a different label for the same prediction replaces the earlier one (the latest wins).${opts.token ? ' Needs Authorization: Bearer <FEEDBACK_TOKEN>.' : ''}`,
         body: {
           type: 'object',
           additionalProperties: false,
+          // Exactly one of the two shapes: one label, or `items` (and then none of the single-label fields).
+          oneOf: [
+            {
+              title: 'One label',
+              required: ['label'],
+              anyOf: [{ required: ['prediction_id'] }, { required: ['request_id'] }],
+              not: { required: ['items'] },
+            },
+            {
+              title: 'Many labels',
+              required: ['items'],
+              not: {
+                anyOf: [
+                  { required: ['prediction_id'] },
+                  { required: ['request_id'] },
+                  { required: ['label'] },
+                  { required: ['index'] },
+                ],
+              },
+            },
+          ],
           properties: {
             ...itemProperties,
             items: {
@@ -116,6 +139,7 @@ export function feedbackRoutes(
                 type: 'object',
                 additionalProperties: false,
                 required: ['label'],
+                anyOf: [{ required: ['prediction_id'] }, { required: ['request_id'] }],
                 properties: itemProperties,
               },
             },
