@@ -55,6 +55,17 @@ function describeOneOf(
   }
   const body = raw as Record<string, unknown>;
   if (context?.routeOptions.url === '/feedback') {
+    const items = Array.isArray(body.items) ? (body.items as unknown[]) : [];
+    const twoIds = [body, ...items].findIndex(
+      (it) => it !== null && typeof it === 'object' && 'prediction_id' in it && 'request_id' in it,
+    );
+    if (twoIds >= 0) {
+      return {
+        status: 400,
+        code: 'ambiguous_request',
+        detail: `${twoIds === 0 ? 'body' : `body.items.${twoIds - 1}`} has both prediction_id and request_id: send only the prediction_id that POST /predict returned`,
+      };
+    }
     const both =
       'items' in body && ('prediction_id' in body || 'request_id' in body || 'label' in body || 'index' in body);
     return both
@@ -170,7 +181,10 @@ export function toErrorResponse(
   if (err instanceof HttpError) return { status: err.statusCode, body: { error: err.code, detail: err.message } };
   if (err.validation && err.validation.length > 0) {
     const issues = err.validation as ValidationIssue[];
-    const oneOf = issues.find((i) => i.keyword === 'oneOf' && i.instancePath === '');
+    // The body's own shape, or (/feedback) an item's: one id, prediction_id or request_id.
+    const oneOf =
+      issues.find((i) => i.keyword === 'oneOf' && i.instancePath === '') ??
+      issues.find((i) => i.keyword === 'oneOf' && /^\/items\/\d+$/.test(i.instancePath));
     const { status, code, detail } = oneOf ? describeOneOf(oneOf, context) : describeValidation(issues[0], limits);
     return { status, body: { error: code, detail } };
   }

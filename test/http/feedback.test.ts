@@ -256,9 +256,15 @@ describe('POST /feedback with SQLite', () => {
     assert.equal(r.json.request_id, r.json.prediction_id);
     const f = await feedback({ request_id: r.json.request_id, label: 'ham' });
     assert.equal(f.status, 200, f.text);
-    const clash = await feedback({ request_id: 'other', prediction_id: r.json.prediction_id, label: 'ham' });
-    assert.equal(clash.status, 400);
-    assert.equal(clash.json.error, 'ambiguous_request');
+    for (const body of [
+      { request_id: 'other', prediction_id: r.json.prediction_id, label: 'ham' },
+      { items: [{ request_id: r.json.request_id, prediction_id: r.json.prediction_id, label: 'ham' }] },
+    ]) {
+      const clash = await feedback(body);
+      assert.equal(clash.status, 400, clash.text);
+      assert.equal(clash.json.error, 'ambiguous_request');
+      assert.match(clash.json.detail, /send only the prediction_id/);
+    }
   });
 
   test('a client X-Request-Id holding personal data is replaced by one of ours, in the response and the header', async () => {

@@ -71,7 +71,7 @@ describe('health, version and docs endpoints', () => {
     // /feedback: one label or items, never both; labels are the served model's.
     const feedback = spec.paths['/feedback'].post.requestBody.content['application/json'].schema;
     assert.deepEqual(feedback.oneOf[0].required, ['label']);
-    assert.deepEqual(feedback.oneOf[0].anyOf, [{ required: ['prediction_id'] }, { required: ['request_id'] }]);
+    assert.deepEqual(feedback.oneOf[0].oneOf, [{ required: ['prediction_id'] }, { required: ['request_id'] }]);
     assert.deepEqual(feedback.oneOf[1].required, ['items']);
     assert.equal(feedback.additionalProperties, false);
     assert.deepEqual(feedback.properties.label.enum, ['ham', 'spam']);

@@ -113,7 +113,8 @@ export function feedbackRoutes(
             {
               title: 'One label',
               required: ['label'],
-              anyOf: [{ required: ['prediction_id'] }, { required: ['request_id'] }],
+              // One id, prediction_id or (earlier clients) request_id — not both.
+              oneOf: [{ required: ['prediction_id'] }, { required: ['request_id'] }],
               not: { required: ['items'] },
             },
             {
@@ -139,7 +140,8 @@ export function feedbackRoutes(
                 type: 'object',
                 additionalProperties: false,
                 required: ['label'],
-                anyOf: [{ required: ['prediction_id'] }, { required: ['request_id'] }],
+                // One id, prediction_id or (earlier clients) request_id — not both.
+                oneOf: [{ required: ['prediction_id'] }, { required: ['request_id'] }],
                 properties: itemProperties,
               },
             },
