@@ -13,13 +13,18 @@ import { createMetrics, type Metrics } from './monitoring/metrics.ts';
 import { startTracing, type Tracing, tracingRequested } from './monitoring/tracing.ts';
 import { loadWithRetry } from './monitoring/watchdog.ts';
 import { type ModelMonitoring, startModelMonitoring } from './quality/monitoring.ts';
-import { createLocalRegistry } from './registry/local.ts';
-import type { ModelRef } from './registry/types.ts';
+import { RegistryError } from './registry/local.ts';
+import { openRegistry } from './registry/open.ts';
+import type { ModelRef, Registry } from './registry/types.ts';
 
-/** The model could not be loaded (missing/corrupt artifact, unknown format). */
+/** The model could not be loaded (missing/corrupt artifact, unknown format, registry unreachable). */
 export class ModelLoadError extends Error {
-  constructor(ref: ModelRef, cause: unknown) {
-    super(`model ${ref.name} version ${ref.version} (${ref.dir}): ${(cause as Error)?.message ?? String(cause)}`, {
+  constructor(ref: ModelRef | { name: string; version: undefined; dir: string }, cause: unknown) {
+    const what =
+      ref.version === undefined
+        ? `model ${ref.name} from ${ref.dir}`
+        : `model ${ref.name} version ${ref.version} (${ref.dir})`;
+    super(`${what}: ${(cause as Error)?.message ?? String(cause)}`, {
       cause,
     });
     this.name = 'ModelLoadError';
@@ -51,6 +56,8 @@ export type RunningServer = {
   app: FastifyInstance;
   state: ServiceState;
   obs: Observability;
+  /** Where the model came from (local directory or MLflow); the hot swap polls it. */
+  registry: Registry;
   /** Prediction log, feedback, online quality and drift. */
   monitoring: ModelMonitoring;
   /** The URL the server listens on, e.g. http://127.0.0.1:8000 */
@@ -85,13 +92,22 @@ export async function loadModel(ref: ModelRef): Promise<LoadedModel> {
 
 export async function startServer(config: Config, obs: Observability): Promise<RunningServer> {
   const { logs, metrics } = obs;
-  // Resolving first makes a wrong MODEL_NAME/MODEL_ALIAS/MODEL_REGISTRY fail before we listen.
-  const registry = createLocalRegistry(config.registry);
-  const ref = await registry.resolve(config.modelName, {
-    alias: config.modelAlias,
-    version: config.modelVersion,
-  });
+  // Resolving first makes a wrong MODEL_NAME/MODEL_ALIAS/MODEL_REGISTRY (or MLflow credentials) fail
+  // before we listen. An unreachable MLflow with nothing cached for the alias is retried below, within
+  // WATCHDOG_MODEL_LOAD_TIMEOUT_MS, like a model that fails to load.
+  const registry = await openRegistry(config, (level, fields, msg) => logs.service[level](fields, msg));
+  const selector = { alias: config.modelAlias, version: config.modelVersion };
+  const resolve = () => registry.resolve(config.modelName, selector);
+  let ref: ModelRef | undefined;
+  let unavailable: RegistryError | undefined;
+  try {
+    ref = await resolve();
+  } catch (err) {
+    if (!(err instanceof RegistryError && err.code === 'unavailable')) throw err;
+    unavailable = err;
+  }
   const state = createState();
+  if (unavailable) state.reason = unavailable.message;
   // The store opens and migrates before we listen: a wrong STORE_URL fails the start; an unreachable
   // PostgreSQL does not (the store starts degraded and catches up).
   const monitoring = await startModelMonitoring(config, { logs, metrics });
@@ -113,20 +129,37 @@ export async function startServer(config: Config, obs: Observability): Promise<R
   const started = performance.now();
   try {
     // Retried while WATCHDOG_MODEL_LOAD_TIMEOUT_MS lasts; then ModelUnloadableError (serve exits 70).
-    state.model = await loadWithRetry(() => loadModel(ref), {
-      timeoutMs: config.watchdogModelLoadTimeoutMs,
-      logger: logs.exception,
-      onRetry: (reason) => {
-        metrics?.modelLoadFailed();
-        state.reason = reason;
+    state.model = await loadWithRetry(
+      async () => {
+        ref ??= await resolve();
+        return loadModel(ref);
       },
-    });
+      {
+        timeoutMs: config.watchdogModelLoadTimeoutMs,
+        logger: logs.exception,
+        onRetry: (reason) => {
+          metrics?.modelLoadFailed();
+          state.reason = reason;
+        },
+      },
+    );
   } catch (err) {
     metrics?.modelLoadFailed();
-    logs.exception.error({ err, model: { name: ref.name, version: ref.version } }, 'model load failed');
+    logs.exception.error({ err, model: { name: config.modelName, version: ref?.version } }, 'model load failed');
     await app.close();
     await monitoring.close(0);
-    throw new ModelLoadError(ref, err);
+    throw new ModelLoadError(ref ?? { name: config.modelName, version: undefined, dir: registry.location }, err);
+  }
+  ref = state.model.ref;
+  if (ref.origin === 'cache') {
+    logs.service.warn(
+      {
+        model: { name: ref.name, version: ref.version, alias: ref.alias ?? null },
+        origin: 'cache',
+        reason: ref.originReason,
+      },
+      'serving a cached model version: the registry is unreachable',
+    );
   }
   monitoring.useModel(state.model);
   monitoring.start();
@@ -140,6 +173,8 @@ export async function startServer(config: Config, obs: Observability): Promise<R
   logs.service.info(
     {
       model: { name: ref.name, version: ref.version, alias: ref.alias ?? null },
+      registry: { kind: registry.kind, location: registry.location },
+      origin: ref.origin ?? 'registry',
       load_ms: Math.round(performance.now() - started),
     },
     'model loaded; ready',
@@ -174,5 +209,5 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     return stopping;
   };
 
-  return { app, state, obs, monitoring, url: localUrl, stop };
+  return { app, state, obs, registry, monitoring, url: localUrl, stop };
 }

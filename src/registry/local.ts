@@ -17,7 +17,11 @@ import type { ModelInfo, ModelRef, ModelSelector, Registry, VersionInfo } from '
 export type { ModelInfo, ModelRef, VersionInfo } from './types.ts';
 
 export class RegistryError extends Error {
-  readonly code: 'not_found' | 'invalid' | 'unreadable';
+  /**
+   * `unavailable`: a remote registry did not answer (network, timeout, 5xx) — worth retrying, and the
+   * model cache may stand in; `auth`: it refused our credentials.
+   */
+  readonly code: 'not_found' | 'invalid' | 'unreadable' | 'unavailable' | 'auth';
   constructor(code: RegistryError['code'], message: string) {
     super(message);
     this.name = 'RegistryError';
