@@ -89,7 +89,7 @@ export function createMlflowRegistry(opts: MlflowRegistryOptions): MlflowRegistr
           await aliasesOf(name); // an unknown model says so, rather than "no such version"
           throw new RegistryError(
             'not_found',
-            `model ${name} has no version ${selector.version} on ${where}: set MODEL_VERSION to a registered version (\`msg-cls models ${name}\`), or unset it to follow MODEL_ALIAS`,
+            `model ${name} has no version ${selector.version} on ${where}: \`msg-cls models ${name}\` lists its versions (for the service: set MODEL_VERSION to one of them, or unset it to follow MODEL_ALIAS)`,
           );
         });
         return { version: selector.version, alias: undefined };
