@@ -139,9 +139,11 @@ export function createMlflowClient(opts: MlflowClientOptions): MlflowClient {
       try {
         res = await doFetch(url, { method, headers, body, signal: AbortSignal.timeout(timeoutMs) });
       } catch (err) {
-        const e = err as Error & { cause?: { code?: string } };
+        const e = err as Error & { cause?: { code?: string; message?: string } };
         const detail =
-          e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.message ?? String(err));
+          e.name === 'TimeoutError'
+            ? `no answer within ${timeoutMs} ms`
+            : (e.cause?.code ?? e.cause?.message ?? e.message ?? String(err));
         last = new MlflowError(
           'unreachable',
           `MLflow tracking server ${location} is unreachable (${what}: ${redactUrls(detail)}); check MLFLOW_TRACKING_URI and that the server is up`,
