@@ -66,11 +66,16 @@ ENV NODE_ENV=production \
     NODE_OPTIONS="--max-old-space-size-percentage=40 --max-semi-space-size=2" \
     PORT=8000 \
     HOST=0.0.0.0 \
-    STORE_URL=off
+    STORE_URL=off \
+    MODEL_CACHE_DIR=/var/cache/msg-cls
 WORKDIR /app
 # Owned by root and read-only for the service user: the app cannot modify its own code or model, and it
 # writes nothing at run time, so the container runs with a read-only root filesystem (--read-only).
 COPY --from=build /app /app
+# Models downloaded from MLflow (MLFLOW_TRACKING_URI) are kept here, with checksums, so that a restart
+# while MLflow is down serves the last version: mount a volume on it (empty dirs in the image are owned
+# by uid 1000, so a fresh named volume is writable by the service). Unused with the local registry.
+RUN mkdir -p /var/cache/msg-cls && chown 1000:1000 /var/cache/msg-cls
 
 # The base image's `node` user (uid 1000); numeric so Kubernetes can verify runAsNonRoot.
 USER 1000:1000
