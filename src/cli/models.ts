@@ -55,12 +55,12 @@ A running service follows its alias (MODEL_POLL_SECONDS, or POST /admin/reload);
         if (!(await registry.deleteAlias(name, alias))) {
           throw new CliError(`model ${name} has no alias ${alias}; nothing deleted (see \`msg-cls models ${name}\`)`);
         }
-        printJson({ name, alias, deleted: true, registry: registry.location });
+        printJson({ name, alias, deleted: true });
         return 0;
       }
       if (version === undefined) throw new UsageError('`models alias NAME ALIAS` needs a VERSION (or --delete)');
       await registry.setAlias(name, alias, version);
-      printJson({ name, alias, version, registry: registry.location });
+      printJson({ name, alias, version });
       return 0;
     }
     if (values.delete) throw new UsageError('--delete only goes with `models alias`');
