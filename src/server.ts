@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from './monitoring/metrics.ts';
 import { startTracing, type Tracing, tracingRequested } from './monitoring/tracing.ts';
 import { loadWithRetry } from './monitoring/watchdog.ts';
 import { type ModelMonitoring, startModelMonitoring } from './quality/monitoring.ts';
+import { recoverFromCache } from './registry/cache-recovery.ts';
 import { RegistryError } from './registry/local.ts';
 import { openRegistry } from './registry/open.ts';
 import type { ModelRef, Registry } from './registry/types.ts';
@@ -151,6 +152,7 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     throw new ModelLoadError(ref ?? { name: config.modelName, version: undefined, dir: registry.location }, err);
   }
   ref = state.model.ref;
+  let recovery: { stop(): void } | undefined;
   if (ref.origin === 'cache') {
     logs.service.warn(
       {
@@ -160,6 +162,13 @@ export async function startServer(config: Config, obs: Observability): Promise<R
       },
       'serving a cached model version: the registry is unreachable',
     );
+    recovery = recoverFromCache({
+      registry,
+      name: config.modelName,
+      selector,
+      current: () => state.model?.ref,
+      log: (level, fields, msg) => logs.service[level](fields, msg),
+    });
   }
   monitoring.useModel(state.model);
   monitoring.start();
@@ -185,6 +194,7 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     stopping ??= (async () => {
       state.phase = 'stopping';
       state.reason = reason;
+      recovery?.stop();
       logs.service.info({ reason, timeout_ms: config.shutdownTimeoutMs }, 'shutting down: draining in-flight requests');
       const stopAt = performance.now() + config.shutdownTimeoutMs;
       if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));

@@ -271,10 +271,22 @@ describe('MLflow Model Registry (real mlflow server)', { timeout: 600_000 }, () 
         /unreachable at start; serving version 1 of msg_cls from the model cache/,
       );
       assert.equal((await postJson(`${server.url}/predict`, { text: 'free prize' })).status, 200);
+
+      // MLflow comes back: the service confirms the served version through it and says so.
+      await mlflow.restart();
+      await server.waitForLog(
+        (r) => r.msg === 'the registry answers again; the served version is confirmed by it',
+        60_000,
+      );
+      const back = await getJson(`${server.url}/health`);
+      assert.equal(back.status, 'ok');
+      assert.equal(back.model.origin, 'registry');
+      assert.equal(back.model.origin_reason, undefined);
     } finally {
       server.proc.kill('SIGTERM');
       await server.exited;
     }
+    await mlflow.stop();
 
     // A cached file that no longer matches its checksum is refused: no model, exit 70.
     const weights = join(cacheDir, `127.0.0.1_${mlflow.port}`, 'msg_cls', 'versions', '1', 'model', 'weights.f16');
