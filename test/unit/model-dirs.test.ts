@@ -54,8 +54,8 @@ describe('loadClassifier: which format a directory holds', () => {
   test('an MLmodel that is not YAML, and one whose data escapes the directory', async () => {
     const bad = await dirWith('mlflow-bad', { MLmodel: 'flavors: [unclosed' });
     await assert.rejects(loadClassifier(bad), /MLmodel is not valid YAML/);
-    const escape = await dirWith('mlflow-escape', { MLmodel: 'flavors:\n  onnx:\n    data: ../../etc/passwd\n' });
-    await assert.rejects(loadClassifier(escape), /must be a file inside the model directory/);
+    const outside = await dirWith('mlflow-escape', { MLmodel: 'flavors:\n  onnx:\n    data: ../../etc/passwd\n' });
+    await assert.rejects(loadClassifier(outside), /must be a file inside the model directory/);
   });
 
   test('a .onnx file that is not an ONNX model names the file', async () => {
