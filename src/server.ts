@@ -79,7 +79,12 @@ export async function loadModel(ref: ModelRef): Promise<LoadedModel> {
     span.setAttributes({ 'model.name': ref.name, 'model.version': ref.version, 'model.alias': ref.alias ?? '' });
     try {
       const { classifier, manifest } = await loadClassifier(ref.dir);
-      for (let i = 0; i < 200; i++) classifier.predict(WARM_UP_TEXTS[i % WARM_UP_TEXTS.length]);
+      if (classifier.async) {
+        // One-text and batch runs: onnxruntime allocates its buffers for both shapes on first use.
+        for (let i = 0; i < 20; i++) await classifier.predictBatch(WARM_UP_TEXTS.slice(0, 1 + (i % 3)));
+      } else {
+        for (let i = 0; i < 200; i++) classifier.predict(WARM_UP_TEXTS[i % WARM_UP_TEXTS.length]);
+      }
       return { classifier, manifest, ref, loadedAt: new Date(), info: { name: ref.name, version: ref.version } };
     } catch (err) {
       span.recordException(err as Error);

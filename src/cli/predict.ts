@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { predictAll } from '../model/types.ts';
 import { resolveModel } from '../registry/local.ts';
 import { loadModel } from '../server.ts';
 import { type Command, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelSelection, printJson, UsageError } from './args.ts';
@@ -19,15 +20,15 @@ ${MODEL_OPTIONS_HELP}`,
     const sel = modelSelection(values);
     const ref = await resolveModel(sel.registry, sel.name, { alias: sel.alias, version: sel.version });
     const model = await loadModel(ref);
-    const predict = (text: string) => ({ ...model.classifier.predict(text), model: model.info });
+    const predict = async (text: string) => ({ ...(await predictAll(model.classifier, [text]))[0], model: model.info });
     if (positionals[0] !== '-') {
       if (positionals[0].trim() === '') throw new UsageError('TEXT is empty: give a non-empty text');
-      printJson(predict(positionals[0]));
+      printJson(await predict(positionals[0]));
       return 0;
     }
     for await (const line of createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
       if (line.trim() === '') continue;
-      process.stdout.write(`${JSON.stringify(predict(line))}\n`);
+      process.stdout.write(`${JSON.stringify(await predict(line))}\n`);
     }
     return 0;
   },

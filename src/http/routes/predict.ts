@@ -91,8 +91,23 @@ export function predictRoutes(
         if (!NON_SPACE.test(body.text)) {
           throw new HttpError(400, 'empty_text', 'body.text has no visible characters: send a non-empty text');
         }
-        const p = recorder.predictOne(model, body.text);
-        recorder.recordOne(request, model, body.text, p);
+        const text = body.text;
+        if (model.classifier.async) {
+          // ONNX formats: inference is async (onnxruntime); our own format stays on the sync path below.
+          return recorder.predictAsync(model, model.classifier, [text]).then((ps) => {
+            const p = ps[0];
+            recorder.recordOne(request, model, text, p);
+            return {
+              label: p.label,
+              proba: p.proba,
+              probabilities: p.probabilities,
+              model: model.info,
+              request_id: request.id,
+            };
+          });
+        }
+        const p = recorder.predictOne(model, text);
+        recorder.recordOne(request, model, text, p);
         return {
           label: p.label,
           proba: p.proba,
@@ -107,6 +122,12 @@ export function predictRoutes(
           if (!NON_SPACE.test(texts[i])) {
             throw new HttpError(400, 'empty_text', `body.texts.${i} has no visible characters: send non-empty texts`);
           }
+        }
+        if (model.classifier.async) {
+          return recorder.predictAsync(model, model.classifier, texts).then((predictions) => {
+            recorder.recordMany(request, model, texts, predictions);
+            return { predictions, model: model.info, request_id: request.id };
+          });
         }
         const predictions = recorder.predictMany(model, texts);
         recorder.recordMany(request, model, texts, predictions);
