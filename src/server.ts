@@ -96,6 +96,9 @@ export async function loadModel(ref: ModelRef): Promise<LoadedModel> {
   });
 }
 
+/** How long the start waits for the registry before it listens anyway (and keeps waiting, unready). */
+const FIRST_RESOLVE_WAIT_MS = 3000;
+
 export async function startServer(config: Config, obs: Observability): Promise<RunningServer> {
   const { logs, metrics } = obs;
   // Resolving first makes a wrong MODEL_NAME/MODEL_ALIAS/MODEL_REGISTRY (or MLflow credentials) fail
@@ -105,15 +108,26 @@ export async function startServer(config: Config, obs: Observability): Promise<R
   const selector = { alias: config.modelAlias, version: config.modelVersion };
   const resolve = () => registry.resolve(config.modelName, selector);
   let ref: ModelRef | undefined;
-  let unavailable: RegistryError | undefined;
-  try {
-    ref = await resolve();
-  } catch (err) {
-    if (!(err instanceof RegistryError && err.code === 'unavailable')) throw err;
-    unavailable = err;
-  }
+  // A registry that does not answer (a black hole, not a refusal) must not keep us from listening:
+  // /alive answers and /ready says why while the first attempt goes on in the background.
+  let pending: Promise<ModelRef> | undefined = resolve();
+  const early = await Promise.race([
+    pending.then(
+      (found) => ({ found }),
+      (err: unknown) => ({ err }),
+    ),
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), FIRST_RESOLVE_WAIT_MS).unref()),
+  ]);
   const state = createState();
-  if (unavailable) state.reason = unavailable.message;
+  if (early === undefined) {
+    state.reason = `waiting for the model registry ${registry.location}`;
+  } else if ('found' in early) {
+    ref = early.found;
+  } else {
+    if (!(early.err instanceof RegistryError && early.err.code === 'unavailable')) throw early.err;
+    state.reason = early.err.message;
+    pending = undefined;
+  }
   // The store opens and migrates before we listen: a wrong STORE_URL fails the start; an unreachable
   // PostgreSQL does not (the store starts degraded and catches up).
   const monitoring = await startModelMonitoring(config, { logs, metrics });
@@ -137,7 +151,11 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     // Retried while WATCHDOG_MODEL_LOAD_TIMEOUT_MS lasts; then ModelUnloadableError (serve exits 70).
     state.model = await loadWithRetry(
       async () => {
-        ref ??= await resolve();
+        if (ref === undefined) {
+          const attempt = pending ?? resolve();
+          pending = undefined;
+          ref = await attempt;
+        }
         return loadModel(ref);
       },
       {

@@ -140,6 +140,16 @@ describe('MLflow Model Registry (real mlflow server)', { timeout: 600_000 }, () 
     assert.equal(aliases.champion.version, '1');
   });
 
+  function assertParity(predictions: { probabilities: Record<string, number> }[]) {
+    assert.equal(predictions.length, sklearn.texts.length);
+    predictions.forEach((p, i) => {
+      sklearn.classes.forEach((label, k) => {
+        const diff = Math.abs(p.probabilities[label] - sklearn.proba[i][k]);
+        assert.ok(diff < 1e-5, `text ${i} label ${label}: ${p.probabilities[label]} vs sklearn ${sklearn.proba[i][k]}`);
+      });
+    });
+  }
+
   test('a scikit-learn pipeline logged with mlflow.onnx: probabilities equal predict_proba within 1e-5', async () => {
     const server = await serve({ MODEL_NAME: 'skl_cls', MODEL_ALIAS: 'champion' });
     try {
@@ -147,18 +157,26 @@ describe('MLflow Model Registry (real mlflow server)', { timeout: 600_000 }, () 
       assert.equal(health.model.version, sklearn.version);
       const res = await postJson(`${server.url}/predict`, { texts: sklearn.texts });
       assert.equal(res.status, 200, res.text);
-      res.json.predictions.forEach((p: { probabilities: Record<string, number> }, i: number) => {
-        sklearn.classes.forEach((label, k) => {
-          const diff = Math.abs(p.probabilities[label] - sklearn.proba[i][k]);
-          assert.ok(
-            diff < 1e-5,
-            `text ${i} label ${label}: ${p.probabilities[label]} vs sklearn ${sklearn.proba[i][k]}`,
-          );
-        });
-      });
+      assertParity(res.json.predictions);
     } finally {
       server.proc.kill('SIGTERM');
       await server.exited;
+    }
+
+    // The same MLflow model directory, added to a local registry with `models add`, serves the same.
+    const mlflowDir = join(cacheDir, `127.0.0.1_${mlflow.port}`, 'skl_cls', 'versions', sklearn.version, 'model');
+    const local = join(dir, 'local-skl');
+    const added = await cli(['models', 'add', 'skl_local', mlflowDir, '--alias', 'champion', '--registry', local]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(added.json.format, 'mlflow-model');
+    const localServer = await spawnServer({ MODEL_REGISTRY: local, MODEL_NAME: 'skl_local', MLFLOW_TRACKING_URI: '' });
+    try {
+      const res = await postJson(`${localServer.url}/predict`, { texts: sklearn.texts });
+      assert.equal(res.status, 200, res.text);
+      assertParity(res.json.predictions);
+    } finally {
+      localServer.proc.kill('SIGTERM');
+      await localServer.exited;
     }
   });
 
