@@ -32,7 +32,9 @@ RUN npm ci --omit=dev --ignore-scripts \
       -o -name '.eslintrc*' -o -name 'eslint.config.*' -o -name '.prettierrc*' -o -name '.npmignore' \
       -o -name '.taprc' -o -name 'Makefile' \) -delete \
  && rm -f node_modules/swagger-ui-dist/swagger-ui-es-bundle*.js node_modules/swagger-ui-dist/swagger-ui.js \
-      node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js node_modules/swagger-ui-dist/log.*.txt
+      node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js node_modules/swagger-ui-dist/log.*.txt \
+ # The dashboard serves uPlot's minified browser bundle only.
+ && rm -f node_modules/uplot/dist/uPlot.cjs.js node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.iife.js
 
 COPY bin ./bin
 COPY src ./src
