@@ -48,6 +48,9 @@ type MV = {
 };
 type RM = { name: string; aliases?: { alias: string; version: string }[]; latest_versions?: MV[] };
 
+/** Cached versions kept per model besides those an alias record points at. */
+const CACHE_KEEP_VERSIONS = 3;
+
 export type MlflowRegistry = Registry & { readonly client: MlflowClient; readonly cache: ModelCache };
 
 export function createMlflowRegistry(opts: MlflowRegistryOptions): MlflowRegistry {
@@ -218,6 +221,7 @@ export function createMlflowRegistry(opts: MlflowRegistryOptions): MlflowRegistr
           'cached model version is corrupt; downloading it again',
         );
     }
+    const downloaded = dir === undefined;
     if (dir === undefined) {
       try {
         dir = (await download(name, version)).dir;
@@ -227,6 +231,12 @@ export function createMlflowRegistry(opts: MlflowRegistryOptions): MlflowRegistr
       log('info', { model: { name, version }, registry: client.location }, 'model version downloaded into the cache');
     }
     if (alias !== undefined) await cache.recordAlias(name, alias, version).catch(() => undefined);
+    if (downloaded) {
+      // Older downloads go, except what an alias was last resolved to (the fallback at start).
+      const removed = await cache.prune(name, CACHE_KEEP_VERSIONS).catch(() => []);
+      if (removed.length > 0)
+        log('info', { model: { name }, removed_versions: removed }, 'old cached model versions removed');
+    }
     return { name, version, alias, dir, origin: 'registry' };
   }
 

@@ -11,7 +11,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, normalize, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -103,6 +103,11 @@ export type ModelCache = {
   ): Promise<{ dir: string; manifest: CacheManifest }>;
   remove(name: string, version: string): Promise<void>;
   recordAlias(name: string, alias: string, version: string): Promise<void>;
+  /**
+   * Removes cached versions of `name` beyond the `keep` most recently fetched, except those an alias
+   * record points at (what the service may have to start from). Returns the versions removed.
+   */
+  prune(name: string, keep: number): Promise<string[]>;
   lastAlias(name: string, alias: string): Promise<AliasRecord | undefined>;
 };
 
@@ -201,6 +206,33 @@ export function openModelCache(root: string, server: string): ModelCache {
       await mkdir(join(base, name), { recursive: true });
       await writeFile(tmp, `${JSON.stringify(aliases, null, 2)}\n`);
       await rename(tmp, path);
+    },
+    async prune(name, keep) {
+      let versions: string[];
+      try {
+        versions = (await readdir(join(base, name, 'versions'))).filter((v) => /^[0-9]+$/.test(v));
+      } catch {
+        return [];
+      }
+      const pinned = new Set(Object.values(await readAliases(name)).map((r) => r.version));
+      const fetched = await Promise.all(
+        versions.map(async (v) => {
+          try {
+            const m = JSON.parse(await readFile(join(versionDir(name, v), CACHE_MANIFEST), 'utf8')) as CacheManifest;
+            return { v, at: Date.parse(m.fetched_at) || 0 };
+          } catch {
+            return { v, at: 0 };
+          }
+        }),
+      );
+      fetched.sort((a, b) => b.at - a.at || Number(b.v) - Number(a.v));
+      const removed: string[] = [];
+      for (const { v } of fetched.slice(keep)) {
+        if (pinned.has(v)) continue;
+        await rm(versionDir(name, v), { recursive: true, force: true });
+        removed.push(v);
+      }
+      return removed;
     },
     async lastAlias(name, alias) {
       return (await readAliases(name))[alias];

@@ -180,6 +180,20 @@ describe('model cache', () => {
     );
   });
 
+  test('prune keeps the newest versions and every version an alias record points at', async () => {
+    const cache = openModelCache(dir, 'http://prune');
+    for (const v of ['1', '2', '3', '4', '5']) {
+      await cache.store('m', v, 'x', async (d) => ({
+        f: await writeHashed(Readable.from([Buffer.from(v)]), join(d, 'f')),
+      }));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await cache.recordAlias('m', 'champion', '1');
+    assert.deepEqual((await cache.prune('m', 2)).sort(), ['2', '3']);
+    for (const v of ['1', '4', '5']) await cache.verified('m', v);
+    await assert.rejects(cache.verified('m', '2'), (err: CacheError) => err.code === 'missing');
+  });
+
   test('a failed download leaves nothing behind', async () => {
     const cache = openModelCache(dir, 'http://other');
     await assert.rejects(
