@@ -1,8 +1,10 @@
 // Model directories in formats other than our own, recognised by the files they hold:
 //   MLmodel                           an MLflow model directory; its `onnx` flavor names the model file
-//                                     (`data: model.onnx`); `metadata.positive_label` may name the positive label
+//                                     (`data: model.onnx`)
 //   *.onnx + tokenizer.json + config.json   a transformer classifier (./transformer.ts)
 //   one *.onnx                        a scikit-learn pipeline converted by skl2onnx (./onnx.ts)
+// The positive label (the one drift and `score` watch) is, in order: the caller's option, the MLmodel's
+// `metadata.positive_label`, the ONNX file's metadata_props `positive_label`, the second class.
 // Each gets a manifest synthesised from what the directory says (labels, files with checksums), so the
 // rest of the service treats every format alike. They bring no drift reference.
 
@@ -11,6 +13,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ArtifactError } from './errors.ts';
 import { loadSklearnOnnx, ONNX_SKLEARN_FORMAT, OnnxModelError } from './onnx.ts';
+import { readOnnxMetadata } from './onnx-proto.ts';
 import type { Classifier, ModelManifest } from './types.ts';
 
 export const MLMODEL_FILE = 'MLmodel';
@@ -119,6 +122,11 @@ export async function loadOnnxDirectory(
     source = 'onnx';
   }
   const bytes = await read(dir, onnxFile);
+  try {
+    positiveLabel ??= readOnnxMetadata(bytes).positive_label || undefined;
+  } catch (err) {
+    throw new ArtifactError(`${join(dir, onnxFile)}: not a readable ONNX model (${(err as Error).message})`);
+  }
   const createdAt = (await stat(join(dir, onnxFile))).mtime;
   const where = join(dir, onnxFile);
   try {

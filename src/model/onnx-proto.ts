@@ -9,7 +9,7 @@
 // adds a schema dependency. Here the bytes we do not touch (initializers, the rest of the graph) are
 // only sliced and copied once by the final concat. Field numbers are from onnx/onnx.proto (stable
 // since IR version 3):
-//   ModelProto.graph = 7
+//   ModelProto.graph = 7, metadata_props = 14 (StringStringEntryProto key = 1, value = 2)
 //   GraphProto.node = 1, input = 11, output = 12
 //   NodeProto.input = 1, output = 2, name = 3, op_type = 4, attribute = 5, domain = 7
 //   AttributeProto.name = 1, i = 3, s = 4, ints = 8, strings = 9, type = 20 (STRING = 3)
@@ -197,6 +197,23 @@ export function readOnnxGraph(model: Uint8Array): OnnxGraph {
     if (f.no === 1) out.nodes.push(readNode(model, out.nodes.length, f.dataStart, f.end));
     else if (f.no === 11) out.inputs.push(valueInfoName(model, f.dataStart, f.end));
     else if (f.no === 12) out.outputs.push(valueInfoName(model, f.dataStart, f.end));
+  }
+  return out;
+}
+
+/** The model's metadata_props (key → value), read without walking the graph. */
+export function readOnnxMetadata(model: Uint8Array): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of fields(model, 0, model.length)) {
+    if (f.no !== 14 || f.wire !== WIRE_LEN) continue;
+    let key = '';
+    let value = '';
+    for (const e of fields(model, f.dataStart, f.end)) {
+      if (e.wire !== WIRE_LEN) continue;
+      if (e.no === 1) key = str(model, e);
+      else if (e.no === 2) value = str(model, e);
+    }
+    if (key) out[key] = value;
   }
   return out;
 }
