@@ -82,6 +82,32 @@ describe('skl2onnx models match scikit-learn', () => {
   });
 });
 
+describe('non-ASCII words: the token pattern', () => {
+  test('with [\\p{L}\\p{N}_]{2,} the ONNX model matches scikit-learn on accented, Greek, Cyrillic and CJK text', async () => {
+    const want = expected.models.unicode;
+    const { classifier } = await loadClassifier(join(root, 'unicode'));
+    const ps = await predictAll(classifier, expected.unicode_probes);
+    for (let i = 0; i < ps.length; i++) {
+      for (const [j, label] of want.classes.entries()) {
+        assertClose(ps[i].probabilities[label], want.proba[i][j], 1e-5, `"${expected.unicode_probes[i]}" ${label}`);
+      }
+    }
+    await classifier.dispose?.();
+  });
+
+  test('with \\b\\w\\w+\\b (ASCII-only in onnxruntime’s RE2) non-ASCII words are lost: why the README recommends the Unicode pattern', async () => {
+    const want = expected.models['unicode-asciipattern'];
+    const { classifier } = await loadClassifier(join(root, 'unicode-asciipattern'));
+    const ps = await predictAll(classifier, expected.unicode_probes);
+    const gaps = ps.map((p, i) => Math.abs(p.probabilities[want.classes[1]] - want.proba[i][1]));
+    assert.ok(Math.max(...gaps) > 1e-3, `largest gap ${Math.max(...gaps)}`);
+    // The all-ASCII probe still matches.
+    const ascii = expected.unicode_probes.indexOf('Buy cheap iPhone');
+    assertClose(ps[ascii].probabilities[want.classes[1]], want.proba[ascii][1], 1e-5, 'ASCII probe');
+    await classifier.dispose?.();
+  });
+});
+
 describe('the StringNormalizer locale pitfall', () => {
   test('a model converted without the locale option fails in onnxruntime as it is, and loads after the rewrite', async (t) => {
     const bytes = await readFile(join(root, 'binary-nolocale', 'model.onnx'));
