@@ -40,7 +40,9 @@ RUN npm ci --omit=dev --ignore-scripts \
  && test -f "$ort/bin/napi-v6/$keep/libonnxruntime.so.1" \
  && find "$ort/bin/napi-v6" -mindepth 2 -maxdepth 2 -type d ! -path "*/$keep" -exec rm -rf {} + \
  && find "$ort/bin/napi-v6" -mindepth 1 -maxdepth 1 -type d -empty -delete \
- && rm -rf "$ort/script"
+ && rm -rf "$ort/script" \
+ # The dashboard serves uPlot's minified browser bundle only.
+ && rm -f node_modules/uplot/dist/uPlot.cjs.js node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.iife.js
 
 COPY bin ./bin
 COPY src ./src

@@ -21,6 +21,7 @@ export type Config = {
   payloadSampleRate: number;
   payloadMaxChars: number;
   metricsEnabled: boolean;
+  dashboardEnabled: boolean;
   trustProxy: boolean;
   watchdogEventLoopLimitMs: number;
   watchdogModelLoadTimeoutMs: number;
@@ -137,6 +138,12 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     description: 'Longest anonymised text kept in an ml_payload line.',
   },
   { name: 'METRICS_ENABLED', default: 'true', description: 'Serve Prometheus metrics at GET /metrics (true/false).' },
+  {
+    name: 'DASHBOARD_ENABLED',
+    default: 'true',
+    description:
+      'Serve the live dashboard at GET /dashboard (true/false); behind ADMIN_TOKEN when that is set. Its charts need METRICS_ENABLED=true.',
+  },
   {
     name: 'TRUST_PROXY',
     default: 'false',
@@ -352,6 +359,7 @@ export function loadConfig(env: Env = process.env): Config {
     payloadSampleRate: ratio('ML_PAYLOAD_SAMPLE_RATE'),
     payloadMaxChars: int('ML_PAYLOAD_MAX_CHARS', 0, 1_000_000),
     metricsEnabled: bool('METRICS_ENABLED'),
+    dashboardEnabled: bool('DASHBOARD_ENABLED'),
     trustProxy: bool('TRUST_PROXY'),
     watchdogEventLoopLimitMs: int('WATCHDOG_EVENT_LOOP_LIMIT_MS', 0, 3_600_000),
     watchdogModelLoadTimeoutMs: int('WATCHDOG_MODEL_LOAD_TIMEOUT_MS', 0, 3_600_000),

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
+import { dashboardRoutes } from '../dashboard/routes.ts';
 import { type Logs, safeError } from '../monitoring/logging.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
 import { createPredictionRecorder } from '../monitoring/predictions.ts';
@@ -19,11 +20,17 @@ import { feedbackRoutes } from './routes/feedback.ts';
 import { healthRoutes } from './routes/health.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { predictRoutes } from './routes/predict.ts';
+import { rootRoutes } from './routes/root.ts';
 import type { ServiceState } from './state.ts';
 
 export type AppOptions = {
   config: Pick<Config, 'maxBatch' | 'maxTextChars' | 'maxBodyBytes' | 'keepAliveTimeoutMs' | 'trustProxy'> &
-    Partial<Pick<Config, 'feedbackToken' | 'feedbackMaxBatch' | 'store'>>;
+    Partial<
+      Pick<
+        Config,
+        'feedbackToken' | 'feedbackMaxBatch' | 'store' | 'adminToken' | 'watchdogEventLoopLimitMs' | 'dashboardEnabled'
+      >
+    >;
   state: ServiceState;
   logs: Logs;
   /** Prometheus metrics; /metrics is not served when absent (METRICS_ENABLED=false). */
@@ -134,8 +141,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   docsRoutes(app, {
     title: SERVICE_NAME,
     version: SERVICE_VERSION,
-    description: 'Text classification service (spam/ham by default) with health checks and observability built in.',
+    description:
+      'Text classification service (spam/ham by default) with health checks and observability built in. Live dashboard: [/dashboard](/dashboard).',
   });
+  rootRoutes(app);
 
   // Registration order is the order in /docs: the prediction API first, then feedback and quality.
   const monitoring = opts.monitoring;
@@ -163,6 +172,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       alias: state.model.ref.alias ?? null,
     },
   }));
+
+  if (config.dashboardEnabled !== false) {
+    dashboardRoutes(app, {
+      state,
+      metrics: opts.metrics,
+      monitoring,
+      adminToken: config.adminToken,
+      watchdogLimitMs: config.watchdogEventLoopLimitMs,
+    });
+  }
 
   if (opts.metrics) {
     const metrics = opts.metrics;

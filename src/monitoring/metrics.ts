@@ -29,6 +29,8 @@ type PredictionCells = { count: CounterCell; probability: HistogramCell };
 export type Metrics = {
   readonly registry: Registry;
   requestStarted(): void;
+  /** HTTP requests being processed right now (what http_server_active_requests shows). */
+  activeRequests(): number;
   /** One finished (or aborted) HTTP request; `route` is the route template or "unmatched". */
   requestFinished(
     method: string,
@@ -203,6 +205,7 @@ export function createMetrics(sources: MetricSources = { droppedLogLines: () => 
     requestStarted() {
       activeRequests++;
     },
+    activeRequests: () => activeRequests,
     requestFinished(method, route, status, seconds, reqBytes, resBytes) {
       activeRequests--;
       const mi = METHOD_INDEX.get(method) ?? METHODS.length - 1;
