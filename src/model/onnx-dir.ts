@@ -147,6 +147,7 @@ export async function loadOnnxDirectory(
       onnx_file: onnxFile,
       probabilities_output: classifier.plan.probabilities,
       locale_rewritten_from: classifier.plan.localeRewrites,
+      normalizers_replaced: classifier.plan.normalizersReplaced,
     });
     return { classifier, manifest };
   } catch (err) {

@@ -33,6 +33,8 @@ describe('skl2onnx models match scikit-learn', () => {
         assert.deepEqual([...classifier.labels], want.classes);
         assert.equal(manifest.format, 'onnx-sklearn');
         assert.deepEqual(manifest.labels, want.classes);
+        // The TF-IDF L2 Normalizer runs as LpNormalization (src/model/onnx.ts): parity below covers it.
+        assert.equal((manifest.model as { normalizers_replaced: number }).normalizers_replaced, 1);
         // One batch (one run) and one text at a time agree (to float32 rounding).
         const batch = await predictAll(classifier, expected.probes);
         for (let i = 0; i < expected.probes.length; i++) {
