@@ -133,7 +133,7 @@ function readAttribute(buf: Uint8Array, start: number, end: number): OnnxAttribu
   for (const f of fields(buf, start, end)) {
     if (f.no === 1 && f.wire === WIRE_LEN) a.name = str(buf, f);
     else if (f.no === 4 && f.wire === WIRE_LEN) a.s = str(buf, f);
-    else if (f.no === 3 && f.wire === WIRE_VARINT) a.i = f.value;
+    else if (f.no === 3 && f.wire === WIRE_VARINT) a.i = Number(readVarintBig(buf, f.dataStart).value);
     else if (f.no === 9 && f.wire === WIRE_LEN) strings.push(str(buf, f));
     else if (f.no === 8 && f.wire === WIRE_VARINT) ints.push(readVarintBig(buf, f.dataStart).value);
     else if (f.no === 8 && f.wire === WIRE_LEN) {

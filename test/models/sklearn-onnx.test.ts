@@ -136,7 +136,7 @@ describe('the StringNormalizer locale pitfall', () => {
     await classifier.dispose?.();
   });
 
-  test('the protobuf edit: no edit gives the same bytes; a set attribute and an added output read back', async () => {
+  test('the protobuf edits: no edit gives the same bytes; a set attribute, an added output and a swapped operator read back', async () => {
     const bytes = await readFile(join(root, 'binary-zipmap', 'model.onnx'));
     assert.deepEqual(Buffer.from(editOnnxModel(bytes, {})), Buffer.from(bytes));
     const before = readOnnxGraph(bytes);
@@ -151,6 +151,22 @@ describe('the StringNormalizer locale pitfall', () => {
     assert.equal(after.nodes[sn.index].attributes.get('case_change_action')?.s, 'LOWER');
     assert.deepEqual(after.outputs, [...before.outputs, 'probabilities']);
     assert.equal(after.nodes.length, before.nodes.length);
+    const norm = before.nodes.find((n) => n.opType === 'Normalizer');
+    assert.ok(norm);
+    const swapped = readOnnxGraph(
+      editOnnxModel(bytes, {
+        replaceOperator: [
+          { node: norm.index, opType: 'LpNormalization', domain: '', intAttributes: { axis: -1, p: 2 } },
+        ],
+      }),
+    ).nodes[norm.index];
+    assert.equal(swapped.opType, 'LpNormalization');
+    assert.equal(swapped.domain, '');
+    assert.deepEqual(swapped.inputs, norm.inputs);
+    assert.deepEqual(swapped.outputs, norm.outputs);
+    assert.equal(swapped.attributes.get('axis')?.i, -1);
+    assert.equal(swapped.attributes.get('p')?.i, 2);
+    assert.equal(swapped.attributes.get('norm'), undefined);
     assert.deepEqual(
       after.nodes.map((n) => n.opType),
       before.nodes.map((n) => n.opType),
