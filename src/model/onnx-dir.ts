@@ -10,7 +10,7 @@
 
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ArtifactError } from './errors.ts';
 import { loadSklearnOnnx, ONNX_SKLEARN_FORMAT, OnnxModelError } from './onnx.ts';
 import { readOnnxMetadata } from './onnx-proto.ts';
@@ -57,7 +57,8 @@ export async function readMlmodel(dir: string): Promise<MlflowModelInfo> {
       `${path} has no onnx flavor with a data file (flavors: ${Object.keys(flavors).join(', ')}); msg-cls serves ONNX models: convert the model (skl2onnx, torch.onnx.export) and log it with mlflow.onnx.log_model`,
     );
   }
-  if (onnx.data.includes('..') || onnx.data.startsWith('/')) {
+  const rel = relative(dir, resolve(dir, onnx.data));
+  if (isAbsolute(onnx.data) || rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
     throw new ArtifactError(`${path}: the onnx flavor's data "${onnx.data}" must be a file inside the model directory`);
   }
   const metadata = (doc as { metadata?: Record<string, unknown> }).metadata;
