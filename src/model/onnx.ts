@@ -29,8 +29,8 @@ export function loadOrt(): Promise<Ort> {
   return ort;
 }
 
-// One intra-op thread: requests already run concurrently, and a second thread per session only adds
-// contention on small models (same p50, worse p99, measured with the TF-IDF graph).
+// One intra-op thread: on the TF-IDF graph a second one gave the same p50 and a worse p99 (measured
+// before this work, see the issue), and extra threads compete with the event loop for the CPU.
 export const SESSION_OPTIONS: InferenceSession.SessionOptions = {
   executionProviders: ['cpu'],
   intraOpNumThreads: 1,
