@@ -10,6 +10,8 @@ export type Config = {
   modelAlias: string;
   /** Exact version to serve, overriding the alias (e.g. to pin a rollback). */
   modelVersion: string | undefined;
+  /** Seconds between checks of the alias for a new version (hot swap); 0 = only POST /admin/reload. */
+  modelPollSeconds: number;
   maxBatch: number;
   maxTextChars: number;
   maxBodyBytes: number;
@@ -89,6 +91,8 @@ export type DriftConfig = {
   moderate: number;
   /** PSI at or above this is "drifted". */
   drifted: number;
+  /** For a model that ships no drift reference: how many first predictions make one. */
+  referenceCount: number;
 };
 
 /** One documented variable: the single source for validation, defaults and the README table. */
@@ -142,6 +146,12 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     default: './data/model-cache',
     description:
       'Versions downloaded from MLflow, with SHA-256 checksums, and the last version resolved per alias: when MLflow is down at start, that version is served from here. Must be writable; keep it on a volume.',
+  },
+  {
+    name: 'MODEL_POLL_SECONDS',
+    default: '30',
+    description:
+      'Seconds between checks of MODEL_ALIAS in the registry; a new version is loaded, warmed up and swapped in without dropping a request. 0 = never (POST /admin/reload still checks). A pinned MODEL_VERSION is never left.',
   },
   { name: 'MAX_BATCH', default: '256', description: 'Most texts accepted in one `{"texts": [...]}` request.' },
   { name: 'MAX_TEXT_CHARS', default: '20000', description: 'Longest text accepted, in characters (code points).' },
@@ -308,6 +318,12 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     description: 'PSI from which a feature is reported as moderately drifted.',
   },
   { name: 'DRIFT_PSI', default: '0.2', description: 'PSI from which a feature is reported as drifted.' },
+  {
+    name: 'DRIFT_REFERENCE_COUNT',
+    default: '1000',
+    description:
+      'For a model version that ships no drift reference (ONNX, MLflow models): the reference is built from its first N predictions on this instance, and drift is reported from then on.',
+  },
 ];
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -395,6 +411,7 @@ export function loadConfig(env: Env = process.env): Config {
     modelName: name('MODEL_NAME'),
     modelAlias: name('MODEL_ALIAS'),
     modelVersion,
+    modelPollSeconds: int('MODEL_POLL_SECONDS', 0, 86_400),
     maxBatch: int('MAX_BATCH', 1, 100_000),
     maxTextChars: int('MAX_TEXT_CHARS', 1, 10_000_000),
     maxBodyBytes: int('MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024),
@@ -441,6 +458,7 @@ export function loadConfig(env: Env = process.env): Config {
       minCount: int('DRIFT_MIN_COUNT', 1, 1_000_000),
       moderate: positive('DRIFT_MODERATE_PSI'),
       drifted: positive('DRIFT_PSI'),
+      referenceCount: int('DRIFT_REFERENCE_COUNT', 10, 1_000_000),
     },
   };
   if (config.watchdogEventLoopLimitMs > 0 && config.watchdogEventLoopLimitMs < 100) {

@@ -1,13 +1,12 @@
 // The server lifecycle: resolve the model, listen, load and warm the model up, turn ready; and on
 // stop, turn unready, drain in-flight requests and close within the shutdown deadline.
 
-import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { createState, type LoadedModel, type ServiceState } from './http/state.ts';
-import { loadClassifier } from './model/load.ts';
+import { createModelSlot, type ModelSlot, type ReloadOutcome } from './model/slot.ts';
 import { createLogs, type Logs } from './monitoring/logging.ts';
 import { createMetrics, type Metrics } from './monitoring/metrics.ts';
 import { startTracing, type Tracing, tracingRequested } from './monitoring/tracing.ts';
@@ -61,40 +60,16 @@ export type RunningServer = {
   registry: Registry;
   /** Prediction log, feedback, online quality and drift. */
   monitoring: ModelMonitoring;
+  /** The served model: follows MODEL_ALIAS and hot-swaps (src/model/slot.ts). */
+  slot: ModelSlot;
   /** The URL the server listens on, e.g. http://127.0.0.1:8000 */
   url: string;
   /** Turns unready, stops accepting connections, waits for in-flight requests (up to the deadline). */
   stop(reason: string): Promise<{ drained: boolean }>;
 };
 
-// Warm-up inputs: exercise the featurizer's paths (ASCII, Unicode, digits, URLs) before /ready says yes.
-const WARM_UP_TEXTS = [
-  'Buy cheap iPhone now!!! Visit http://example.com/offer?id=123',
-  'Hi Anna, are we still on for lunch tomorrow at 12:30?',
-  'Réunion déplacée à jeudi — merci de confirmer. 会议改到星期四。',
-];
-
-export async function loadModel(ref: ModelRef): Promise<LoadedModel> {
-  return trace.getTracer('msg-cls').startActiveSpan('model.load', async (span) => {
-    span.setAttributes({ 'model.name': ref.name, 'model.version': ref.version, 'model.alias': ref.alias ?? '' });
-    try {
-      const { classifier, manifest } = await loadClassifier(ref.dir);
-      if (classifier.async) {
-        // One-text and batch runs: onnxruntime allocates its buffers for both shapes on first use.
-        for (let i = 0; i < 20; i++) await classifier.predictBatch(WARM_UP_TEXTS.slice(0, 1 + (i % 3)));
-      } else {
-        for (let i = 0; i < 200; i++) classifier.predict(WARM_UP_TEXTS[i % WARM_UP_TEXTS.length]);
-      }
-      return { classifier, manifest, ref, loadedAt: new Date(), info: { name: ref.name, version: ref.version } };
-    } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw err;
-    } finally {
-      span.end();
-    }
-  });
-}
+// Loading, warming up and validating a version lives with the hot-swap slot; re-exported for the CLI.
+export { loadModel } from './model/slot.ts';
 
 /** How long the start waits for the registry before it listens anyway (and keeps waiting, unready). */
 const FIRST_RESOLVE_WAIT_MS = 3000;
@@ -131,7 +106,23 @@ export async function startServer(config: Config, obs: Observability): Promise<R
   // The store opens and migrates before we listen: a wrong STORE_URL fails the start; an unreachable
   // PostgreSQL does not (the store starts degraded and catches up).
   const monitoring = await startModelMonitoring(config, { logs, metrics });
-  const app = await buildApp({ config, state, logs, metrics, tracing: obs.tracing, monitoring });
+  const slot = createModelSlot({
+    registry,
+    name: config.modelName,
+    selector,
+    role: 'champion',
+    pollSeconds: config.modelPollSeconds,
+  });
+  followSlot(slot, { state, monitoring, obs });
+  const app = await buildApp({
+    config,
+    state,
+    logs,
+    metrics,
+    tracing: obs.tracing,
+    monitoring,
+    models: { reload: () => slot.reload('admin'), status: () => [slot.status()] },
+  });
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
@@ -147,16 +138,17 @@ export async function startServer(config: Config, obs: Observability): Promise<R
   );
 
   const started = performance.now();
+  let first: LoadedModel;
   try {
     // Retried while WATCHDOG_MODEL_LOAD_TIMEOUT_MS lasts; then ModelUnloadableError (serve exits 70).
-    state.model = await loadWithRetry(
+    first = await loadWithRetry(
       async () => {
         if (ref === undefined) {
           const attempt = pending ?? resolve();
           pending = undefined;
           ref = await attempt;
         }
-        return loadModel(ref);
+        return slot.load(ref);
       },
       {
         timeoutMs: config.watchdogModelLoadTimeoutMs,
@@ -174,7 +166,7 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     await monitoring.close(0);
     throw new ModelLoadError(ref ?? { name: config.modelName, version: undefined, dir: registry.location }, err);
   }
-  ref = state.model.ref;
+  ref = first.ref;
   let recovery: { stop(): void } | undefined;
   if (ref.origin === 'cache') {
     logs.service.warn(
@@ -189,17 +181,12 @@ export async function startServer(config: Config, obs: Observability): Promise<R
       registry,
       name: config.modelName,
       selector,
-      current: () => state.model?.ref,
+      current: () => slot.current()?.ref,
       log: (level, fields, msg) => logs.service[level](fields, msg),
     });
   }
-  monitoring.useModel(state.model);
+  slot.install(first, 'start');
   monitoring.start();
-  metrics?.modelLoaded(state.model.info, {
-    alias: ref.alias,
-    loadedAt: state.model.loadedAt,
-    labels: state.model.classifier.labels,
-  });
   state.phase = 'ready';
   state.reason = '';
   logs.service.info(
@@ -208,9 +195,11 @@ export async function startServer(config: Config, obs: Observability): Promise<R
       registry: { kind: registry.kind, location: registry.location },
       origin: ref.origin ?? 'registry',
       load_ms: Math.round(performance.now() - started),
+      poll_seconds: slot.status().poll_seconds,
     },
     'model loaded; ready',
   );
+  slot.startPolling();
 
   let stopping: Promise<{ drained: boolean }> | undefined;
   const stop = (reason: string): Promise<{ drained: boolean }> => {
@@ -218,6 +207,9 @@ export async function startServer(config: Config, obs: Observability): Promise<R
       state.phase = 'stopping';
       state.reason = reason;
       recovery?.stop();
+      // No swap from now on; a check still running is not waited for (a slow registry must not hold
+      // up the shutdown), and what it loads is released rather than installed.
+      void slot.stop();
       logs.service.info({ reason, timeout_ms: config.shutdownTimeoutMs }, 'shutting down: draining in-flight requests');
       const stopAt = performance.now() + config.shutdownTimeoutMs;
       if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
@@ -242,5 +234,61 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     return stopping;
   };
 
-  return { app, state, obs, registry, monitoring, url: localUrl, stop };
+  return { app, state, obs, registry, monitoring, slot, url: localUrl, stop };
+}
+
+/**
+ * Wires the champion slot to the rest of the service: the routes serve what it installs (in the same
+ * tick as the swap), and metrics, drift and logs switch to the new version.
+ */
+function followSlot(
+  slot: ModelSlot,
+  ctx: { state: ServiceState; monitoring: ModelMonitoring; obs: Observability },
+): void {
+  const { state, monitoring, obs } = ctx;
+  const { logs, metrics } = obs;
+  const versionOf = (o: ReloadOutcome) => ('model' in o && o.model ? o.model.version : null);
+  slot.on({
+    swapped(to, from, outcome) {
+      state.model = to;
+      monitoring.useModel(to);
+      metrics?.modelLoaded(to.info, {
+        alias: to.ref.alias,
+        loadedAt: to.loadedAt,
+        labels: to.classifier.labels,
+        role: slot.role,
+      });
+      if (from === undefined) return;
+      metrics?.modelReloaded(slot.role);
+      logs.service.info(
+        {
+          role: slot.role,
+          trigger: outcome.trigger,
+          from: { version: from.ref.version },
+          model: { name: to.ref.name, version: to.ref.version, alias: to.ref.alias ?? null },
+          load_ms: outcome.load_ms,
+        },
+        `model swapped: version ${from.ref.version} → ${to.ref.version}`,
+      );
+    },
+    failed(outcome, err) {
+      metrics?.modelReloadFailed(slot.role);
+      // The registry answered with a version that would not load: that is a failed model load too.
+      if (outcome.target !== null) metrics?.modelLoadFailed();
+      logs.exception.error(
+        {
+          err,
+          role: slot.role,
+          trigger: outcome.trigger,
+          target_version: outcome.target,
+          serving_version: versionOf(outcome),
+        },
+        'model reload failed; the version being served keeps serving',
+      );
+    },
+    released(model, err) {
+      if (err) logs.exception.error({ err, model: model.info }, 'releasing a swapped-out model failed');
+      else logs.service.debug({ model: model.info }, 'swapped-out model released');
+    },
+  });
 }

@@ -27,7 +27,8 @@ With MLFLOW_TRACKING_URI set (and MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TR
 server needs them), listing and aliases act on that MLflow Model Registry instead, unless --registry
 is given. \`add\` always writes to the local registry.
 
-A running service follows its alias (MODEL_POLL_SECONDS, or POST /admin/reload); otherwise restart it.`,
+A running service that follows the alias swaps to the new version within MODEL_POLL_SECONDS (default
+30 s), or at once on POST /admin/reload.`,
   options: { registry: { type: 'string' }, delete: { type: 'boolean' }, alias: { type: 'string' } },
   allowPositionals: true,
   async run(values, positionals) {

@@ -16,6 +16,7 @@ import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
 import { type Limits, sendError, toErrorResponse } from './errors.ts';
 import { instrument } from './instrument.ts';
 import { docsRoutes } from './openapi.ts';
+import { adminRoutes, type ModelControl } from './routes/admin.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { healthRoutes } from './routes/health.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
@@ -38,6 +39,8 @@ export type AppOptions = {
   tracing?: Tracing;
   /** Prediction log, feedback, online quality and drift; /feedback and /monitoring answer 503 without it. */
   monitoring?: ModelMonitoring;
+  /** Hot swap: POST /admin/reload and the reload state in /health (absent: no /admin/reload). */
+  models?: ModelControl;
 };
 
 // A caller's X-Request-Id is kept only if it is a plausible id: it ends up in logs and headers.
@@ -161,7 +164,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     flushMs: config.store?.flushMs ?? 200,
   });
   monitoringRoutes(app, monitoring);
-  healthRoutes(app, state, monitoring && (() => monitoring.summary()));
+  const models = opts.models;
+  healthRoutes(app, state, monitoring && (() => monitoring.summary()), models && (() => models.status()));
+  adminRoutes(app, state, opts.models, config.adminToken);
   app.get('/version', { schema: { summary: 'Service and model version', response: { 200: versionSchema } } }, () => ({
     name: SERVICE_NAME,
     version: SERVICE_VERSION,

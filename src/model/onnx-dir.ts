@@ -1,16 +1,19 @@
 // Model directories in formats other than our own, recognised by the files they hold:
 //   MLmodel                           an MLflow model directory; its `onnx` flavor names the model file
-//                                     (`data: model.onnx`); `metadata.positive_label` may name the positive label
+//                                     (`data: model.onnx`)
 //   *.onnx + tokenizer.json + config.json   a transformer classifier (./transformer.ts)
 //   one *.onnx                        a scikit-learn pipeline converted by skl2onnx (./onnx.ts)
+// The positive label (the one drift and `score` watch) is, in order: the caller's option, the MLmodel's
+// `metadata.positive_label`, the ONNX file's metadata_props `positive_label`, the second class.
 // Each gets a manifest synthesised from what the directory says (labels, files with checksums), so the
 // rest of the service treats every format alike. They bring no drift reference.
 
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ArtifactError } from './errors.ts';
 import { loadSklearnOnnx, ONNX_SKLEARN_FORMAT, OnnxModelError } from './onnx.ts';
+import { readOnnxMetadata } from './onnx-proto.ts';
 import type { Classifier, ModelManifest } from './types.ts';
 
 export const MLMODEL_FILE = 'MLmodel';
@@ -54,7 +57,8 @@ export async function readMlmodel(dir: string): Promise<MlflowModelInfo> {
       `${path} has no onnx flavor with a data file (flavors: ${Object.keys(flavors).join(', ')}); msg-cls serves ONNX models: convert the model (skl2onnx, torch.onnx.export) and log it with mlflow.onnx.log_model`,
     );
   }
-  if (onnx.data.includes('..') || onnx.data.startsWith('/')) {
+  const rel = relative(dir, resolve(dir, onnx.data));
+  if (isAbsolute(onnx.data) || rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
     throw new ArtifactError(`${path}: the onnx flavor's data "${onnx.data}" must be a file inside the model directory`);
   }
   const metadata = (doc as { metadata?: Record<string, unknown> }).metadata;
@@ -119,6 +123,11 @@ export async function loadOnnxDirectory(
     source = 'onnx';
   }
   const bytes = await read(dir, onnxFile);
+  try {
+    positiveLabel ??= readOnnxMetadata(bytes).positive_label || undefined;
+  } catch (err) {
+    throw new ArtifactError(`${join(dir, onnxFile)}: not a readable ONNX model (${(err as Error).message})`);
+  }
   const createdAt = (await stat(join(dir, onnxFile))).mtime;
   const where = join(dir, onnxFile);
   try {
@@ -139,6 +148,7 @@ export async function loadOnnxDirectory(
       onnx_file: onnxFile,
       probabilities_output: classifier.plan.probabilities,
       locale_rewritten_from: classifier.plan.localeRewrites,
+      normalizers_replaced: classifier.plan.normalizersReplaced,
     });
     return { classifier, manifest };
   } catch (err) {

@@ -9,7 +9,7 @@
 // adds a schema dependency. Here the bytes we do not touch (initializers, the rest of the graph) are
 // only sliced and copied once by the final concat. Field numbers are from onnx/onnx.proto (stable
 // since IR version 3):
-//   ModelProto.graph = 7
+//   ModelProto.opset_import = 8 (OperatorSetIdProto domain = 1, version = 2), graph = 7, metadata_props = 14 (StringStringEntryProto key = 1, value = 2)
 //   GraphProto.node = 1, input = 11, output = 12
 //   NodeProto.input = 1, output = 2, name = 3, op_type = 4, attribute = 5, domain = 7
 //   AttributeProto.name = 1, i = 3, s = 4, ints = 8, strings = 9, type = 20 (STRING = 3)
@@ -122,6 +122,8 @@ export type OnnxGraph = {
   nodes: OnnxNode[];
   inputs: string[];
   outputs: string[];
+  /** opset_import: domain ('' = default) → version. */
+  opsets: Map<string, number>;
 };
 
 function readAttribute(buf: Uint8Array, start: number, end: number): OnnxAttribute {
@@ -131,7 +133,7 @@ function readAttribute(buf: Uint8Array, start: number, end: number): OnnxAttribu
   for (const f of fields(buf, start, end)) {
     if (f.no === 1 && f.wire === WIRE_LEN) a.name = str(buf, f);
     else if (f.no === 4 && f.wire === WIRE_LEN) a.s = str(buf, f);
-    else if (f.no === 3 && f.wire === WIRE_VARINT) a.i = f.value;
+    else if (f.no === 3 && f.wire === WIRE_VARINT) a.i = Number(readVarintBig(buf, f.dataStart).value);
     else if (f.no === 9 && f.wire === WIRE_LEN) strings.push(str(buf, f));
     else if (f.no === 8 && f.wire === WIRE_VARINT) ints.push(readVarintBig(buf, f.dataStart).value);
     else if (f.no === 8 && f.wire === WIRE_LEN) {
@@ -191,12 +193,39 @@ function valueInfoName(buf: Uint8Array, start: number, end: number): string {
 /** The top-level graph's nodes (with their attributes), input and output names. */
 export function readOnnxGraph(model: Uint8Array): OnnxGraph {
   const g = graphField(model);
-  const out: OnnxGraph = { nodes: [], inputs: [], outputs: [] };
+  const out: OnnxGraph = { nodes: [], inputs: [], outputs: [], opsets: new Map() };
+  for (const f of fields(model, 0, model.length)) {
+    if (f.no !== 8 || f.wire !== WIRE_LEN) continue;
+    let domain = '';
+    let version = 0;
+    for (const e of fields(model, f.dataStart, f.end)) {
+      if (e.no === 1 && e.wire === WIRE_LEN) domain = str(model, e);
+      else if (e.no === 2 && e.wire === WIRE_VARINT) version = e.value;
+    }
+    out.opsets.set(domain, version);
+  }
   for (const f of fields(model, g.dataStart, g.end)) {
     if (f.wire !== WIRE_LEN) continue;
     if (f.no === 1) out.nodes.push(readNode(model, out.nodes.length, f.dataStart, f.end));
     else if (f.no === 11) out.inputs.push(valueInfoName(model, f.dataStart, f.end));
     else if (f.no === 12) out.outputs.push(valueInfoName(model, f.dataStart, f.end));
+  }
+  return out;
+}
+
+/** The model's metadata_props (key → value), read without walking the graph. */
+export function readOnnxMetadata(model: Uint8Array): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of fields(model, 0, model.length)) {
+    if (f.no !== 14 || f.wire !== WIRE_LEN) continue;
+    let key = '';
+    let value = '';
+    for (const e of fields(model, f.dataStart, f.end)) {
+      if (e.wire !== WIRE_LEN) continue;
+      if (e.no === 1) key = str(model, e);
+      else if (e.no === 2) value = str(model, e);
+    }
+    if (key) out[key] = value;
   }
   return out;
 }
@@ -217,6 +246,29 @@ function lenField(no: number, payload: Uint8Array[]): Uint8Array[] {
   return [varintBytes(no * 8 + WIRE_LEN), varintBytes(len), ...payload];
 }
 
+function varintBytesInt64(n: number): Uint8Array {
+  if (n >= 0) return varintBytes(n);
+  // Negative int64: ten-byte two's complement varint.
+  let v = BigInt.asUintN(64, BigInt(n));
+  const out: number[] = [];
+  while (v >= 128n) {
+    out.push(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  out.push(Number(v));
+  return Uint8Array.from(out);
+}
+
+function intAttribute(name: string, value: number): Uint8Array[] {
+  return [
+    ...lenField(1, [utf8enc.encode(name)]),
+    varintBytes(3 * 8 + WIRE_VARINT),
+    varintBytesInt64(value),
+    varintBytes(20 * 8 + WIRE_VARINT),
+    varintBytes(2), // AttributeProto.INT
+  ];
+}
+
 function stringAttribute(name: string, value: string): Uint8Array[] {
   return [
     ...lenField(1, [utf8enc.encode(name)]),
@@ -229,6 +281,11 @@ function stringAttribute(name: string, value: string): Uint8Array[] {
 export type OnnxEdits = {
   /** Set (replace or add) a string attribute on nodes, by node index. */
   setStringAttribute?: { node: number; name: string; value: string }[];
+  /**
+   * Change a node's operator, keeping its name, inputs and outputs: new op_type and domain ('' = the
+   * default ONNX domain), and these integer attributes instead of the old ones.
+   */
+  replaceOperator?: { node: number; opType: string; domain: string; intAttributes: Record<string, number> }[];
   /** Add graph outputs (by value name; onnxruntime infers their types). */
   addOutputs?: string[];
 };
@@ -242,19 +299,22 @@ export function editOnnxModel(model: Uint8Array, edits: OnnxEdits): Uint8Array {
     list.push(e);
     byNode.set(e.node, list);
   }
+  const replaced = new Map((edits.replaceOperator ?? []).map((r) => [r.node, r]));
   const graphParts: Uint8Array[] = [];
   let nodeIndex = 0;
   for (const f of fields(model, g.dataStart, g.end)) {
     const isNode = f.no === 1 && f.wire === WIRE_LEN;
     const changes = isNode ? byNode.get(nodeIndex) : undefined;
+    const operator = isNode ? replaced.get(nodeIndex) : undefined;
     if (isNode) nodeIndex++;
-    if (!changes) {
+    if (!changes && !operator) {
       graphParts.push(model.subarray(f.start, f.end));
       continue;
     }
     const nodeParts: Uint8Array[] = [];
-    const pending = new Map(changes.map((c) => [c.name, c.value]));
+    const pending = new Map((changes ?? []).map((c) => [c.name, c.value]));
     for (const nf of fields(model, f.dataStart, f.end)) {
+      if (operator && nf.wire === WIRE_LEN && (nf.no === 4 || nf.no === 5 || nf.no === 7)) continue;
       if (nf.no === 5 && nf.wire === WIRE_LEN) {
         const name = readAttribute(model, nf.dataStart, nf.end).name;
         const value = pending.get(name);
@@ -267,6 +327,12 @@ export function editOnnxModel(model: Uint8Array, edits: OnnxEdits): Uint8Array {
       nodeParts.push(model.subarray(nf.start, nf.end));
     }
     for (const [name, value] of pending) nodeParts.push(...lenField(5, stringAttribute(name, value)));
+    if (operator) {
+      nodeParts.push(...lenField(4, [utf8enc.encode(operator.opType)]));
+      for (const [name, value] of Object.entries(operator.intAttributes))
+        nodeParts.push(...lenField(5, intAttribute(name, value)));
+      if (operator.domain) nodeParts.push(...lenField(7, [utf8enc.encode(operator.domain)]));
+    }
     graphParts.push(...lenField(1, nodeParts));
   }
   for (const name of edits.addOutputs ?? []) graphParts.push(...lenField(12, lenField(1, [utf8enc.encode(name)])));

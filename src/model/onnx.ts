@@ -8,6 +8,10 @@
 // or the classifier node's classlabels_*), in column order.
 //
 // onnxruntime-node is imported on first use only: a service serving our own format never loads it.
+// Its `session.run` returns a promise but runs on the main thread, from a setImmediate (1.30,
+// dist/backend.js): inference does not overlap other requests, it is only deferred to the next turn.
+// Coalescing concurrent single-text requests into one run was tried and measured no faster per text
+// for a TF-IDF graph (0.21 vs 0.22 ms per text, batch of 32 vs one by one): the cost is per row.
 
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { editOnnxModel, type OnnxEdits, type OnnxFormatError, type OnnxGraph, readOnnxGraph } from './onnx-proto.ts';
@@ -25,8 +29,8 @@ export function loadOrt(): Promise<Ort> {
   return ort;
 }
 
-// One intra-op thread: requests already run concurrently, and a second thread per session only adds
-// contention on small models (same p50, worse p99, measured with the TF-IDF graph).
+// One intra-op thread: on the TF-IDF graph a second one gave the same p50 and a worse p99 (measured
+// before this work, see the issue), and extra threads compete with the event loop for the CPU.
 export const SESSION_OPTIONS: InferenceSession.SessionOptions = {
   executionProviders: ['cpu'],
   intraOpNumThreads: 1,
@@ -63,6 +67,8 @@ export type SklearnOnnxPlan = {
   probabilities: string;
   /** StringNormalizer locales that were rewritten to C.UTF-8 ("" = none was set). */
   localeRewrites: string[];
+  /** L2 Normalizer nodes swapped for LpNormalization. */
+  normalizersReplaced: number;
 };
 
 function classLabels(graph: OnnxGraph, preferred?: string): string[] | undefined {
@@ -87,14 +93,31 @@ export function planSklearnOnnx(bytes: Uint8Array): SklearnOnnxPlan {
       `not a readable ONNX model (${(err as OnnxFormatError).message}); export it with skl2onnx or torch.onnx`,
     );
   }
-  const edits: Required<OnnxEdits> = { setStringAttribute: [], addOutputs: [] };
+  const edits: Required<OnnxEdits> = { setStringAttribute: [], addOutputs: [], replaceOperator: [] };
   const localeRewrites: string[] = [];
+  let normalizers = 0;
   for (const n of graph.nodes) {
     if (n.opType !== 'StringNormalizer') continue;
     const locale = n.attributes.get('locale')?.s ?? '';
     if (REWRITTEN_LOCALES.has(locale)) {
       edits.setStringAttribute.push({ node: n.index, name: 'locale', value: PORTABLE_LOCALE });
       localeRewrites.push(locale);
+    }
+  }
+  // ai.onnx.ml's Normalizer is slow in onnxruntime: at a 31k-word vocabulary it was 417 of the 468 µs
+  // a single text took (onnxruntime's profiler, 1 thread). An L2 Normalizer is exactly the standard
+  // LpNormalization (p = 2 over the last axis; a zero row stays zero in both), which is vectorised:
+  // the node is swapped in place (same inputs and outputs). Parity with scikit-learn is tested.
+  for (const n of graph.nodes) {
+    const l2 = n.opType === 'Normalizer' && n.domain === 'ai.onnx.ml' && n.attributes.get('norm')?.s === 'L2';
+    if (l2 && graph.opsets.has('')) {
+      edits.replaceOperator.push({
+        node: n.index,
+        opType: 'LpNormalization',
+        domain: '',
+        intAttributes: { axis: -1, p: 2 },
+      });
+      normalizers++;
     }
   }
   const zipmap = graph.nodes.find((n) => n.opType === 'ZipMap' && graph.outputs.includes(n.outputs[0]));
@@ -120,7 +143,7 @@ export function planSklearnOnnx(bytes: Uint8Array): SklearnOnnxPlan {
       'the ONNX graph names no class labels (no ZipMap or classifier node with classlabels_*); convert the whole scikit-learn pipeline, classifier included, with skl2onnx',
     );
   }
-  return { edits, labels, probabilities, localeRewrites };
+  return { edits, labels, probabilities, localeRewrites, normalizersReplaced: normalizers };
 }
 
 export type SklearnOnnxClassifier = AsyncClassifier & {
@@ -135,7 +158,9 @@ export async function loadSklearnOnnx(
 ): Promise<SklearnOnnxClassifier> {
   const plan = planSklearnOnnx(bytes);
   const edited =
-    plan.edits.setStringAttribute?.length || plan.edits.addOutputs?.length ? editOnnxModel(bytes, plan.edits) : bytes;
+    plan.edits.setStringAttribute?.length || plan.edits.addOutputs?.length || plan.edits.replaceOperator?.length
+      ? editOnnxModel(bytes, plan.edits)
+      : bytes;
   const { Tensor } = await loadOrt();
   const session = await createSession(edited).catch((err: Error) => {
     throw new OnnxModelError(`onnxruntime cannot load the model: ${err.message.split('\n')[0]}`);

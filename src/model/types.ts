@@ -30,6 +30,11 @@ export type SyncClassifier = ClassifierBase & {
   score(text: string): number;
   /** Full prediction for one text. */
   predict(text: string): Prediction;
+  /**
+   * Frees what the model holds outside the JavaScript heap (an ONNX session, ...). Called once, after
+   * the model was swapped out and its last in-flight request finished; the model is not used after.
+   */
+  dispose?(): void | Promise<void>;
 };
 
 /** A classifier whose inference is asynchronous (onnxruntime): a batch of N texts is one run. */

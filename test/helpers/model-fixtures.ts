@@ -62,6 +62,8 @@ export async function registryWith(name: string, modelDir: string): Promise<stri
 
 export type SklearnExpected = {
   probes: string[];
+  /** Probes of the unicode* variants (non-ASCII words). */
+  unicode_probes: string[];
   models: Record<string, { classes: string[]; proba: number[][] }>;
 };
 

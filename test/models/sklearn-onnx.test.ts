@@ -33,6 +33,8 @@ describe('skl2onnx models match scikit-learn', () => {
         assert.deepEqual([...classifier.labels], want.classes);
         assert.equal(manifest.format, 'onnx-sklearn');
         assert.deepEqual(manifest.labels, want.classes);
+        // The TF-IDF L2 Normalizer runs as LpNormalization (src/model/onnx.ts): parity below covers it.
+        assert.equal((manifest.model as { normalizers_replaced: number }).normalizers_replaced, 1);
         // One batch (one run) and one text at a time agree (to float32 rounding).
         const batch = await predictAll(classifier, expected.probes);
         for (let i = 0; i < expected.probes.length; i++) {
@@ -57,12 +59,12 @@ describe('skl2onnx models match scikit-learn', () => {
     });
   }
 
-  test('the positive label is the second class (sklearn classes_[1]) unless configured', async () => {
+  test('the positive label is the second class (sklearn classes_[1]) unless the model or the caller names one', async () => {
     const binary = await loadClassifier(join(root, 'binary'));
     assert.equal(binary.classifier.positiveLabel, 'spam');
     assert.equal(binary.manifest.positive_label, 'spam');
     const multi = await loadClassifier(join(root, 'multiclass'));
-    assert.equal(multi.classifier.positiveLabel, expected.models.multiclass.classes[1]);
+    assert.equal(multi.classifier.positiveLabel, 'work', 'from the ONNX metadata_props positive_label');
     const configured = await loadClassifier(join(root, 'binary'), { positiveLabel: 'ham' });
     assert.equal(configured.classifier.positiveLabel, 'ham');
     await assert.rejects(
@@ -78,6 +80,32 @@ describe('skl2onnx models match scikit-learn', () => {
     assert.equal((manifest.model as { source: string }).source, 'mlflow');
     assert.ok(manifest.files.MLmodel && manifest.files['model.onnx']);
     assert.match(manifest.files['model.onnx'].sha256, /^[0-9a-f]{64}$/);
+    await classifier.dispose?.();
+  });
+});
+
+describe('non-ASCII words: the token pattern', () => {
+  test('with [\\p{L}\\p{N}_]{2,} the ONNX model matches scikit-learn on accented, Greek, Cyrillic and CJK text', async () => {
+    const want = expected.models.unicode;
+    const { classifier } = await loadClassifier(join(root, 'unicode'));
+    const ps = await predictAll(classifier, expected.unicode_probes);
+    for (let i = 0; i < ps.length; i++) {
+      for (const [j, label] of want.classes.entries()) {
+        assertClose(ps[i].probabilities[label], want.proba[i][j], 1e-5, `"${expected.unicode_probes[i]}" ${label}`);
+      }
+    }
+    await classifier.dispose?.();
+  });
+
+  test('with \\b\\w\\w+\\b (ASCII-only in onnxruntime’s RE2) non-ASCII words are lost: why the README recommends the Unicode pattern', async () => {
+    const want = expected.models['unicode-asciipattern'];
+    const { classifier } = await loadClassifier(join(root, 'unicode-asciipattern'));
+    const ps = await predictAll(classifier, expected.unicode_probes);
+    const gaps = ps.map((p, i) => Math.abs(p.probabilities[want.classes[1]] - want.proba[i][1]));
+    assert.ok(Math.max(...gaps) > 1e-3, `largest gap ${Math.max(...gaps)}`);
+    // The all-ASCII probe still matches.
+    const ascii = expected.unicode_probes.indexOf('Buy cheap iPhone');
+    assertClose(ps[ascii].probabilities[want.classes[1]], want.proba[ascii][1], 1e-5, 'ASCII probe');
     await classifier.dispose?.();
   });
 });
@@ -108,7 +136,7 @@ describe('the StringNormalizer locale pitfall', () => {
     await classifier.dispose?.();
   });
 
-  test('the protobuf edit: no edit gives the same bytes; a set attribute and an added output read back', async () => {
+  test('the protobuf edits: no edit gives the same bytes; a set attribute, an added output and a swapped operator read back', async () => {
     const bytes = await readFile(join(root, 'binary-zipmap', 'model.onnx'));
     assert.deepEqual(Buffer.from(editOnnxModel(bytes, {})), Buffer.from(bytes));
     const before = readOnnxGraph(bytes);
@@ -123,6 +151,22 @@ describe('the StringNormalizer locale pitfall', () => {
     assert.equal(after.nodes[sn.index].attributes.get('case_change_action')?.s, 'LOWER');
     assert.deepEqual(after.outputs, [...before.outputs, 'probabilities']);
     assert.equal(after.nodes.length, before.nodes.length);
+    const norm = before.nodes.find((n) => n.opType === 'Normalizer');
+    assert.ok(norm);
+    const swapped = readOnnxGraph(
+      editOnnxModel(bytes, {
+        replaceOperator: [
+          { node: norm.index, opType: 'LpNormalization', domain: '', intAttributes: { axis: -1, p: 2 } },
+        ],
+      }),
+    ).nodes[norm.index];
+    assert.equal(swapped.opType, 'LpNormalization');
+    assert.equal(swapped.domain, '');
+    assert.deepEqual(swapped.inputs, norm.inputs);
+    assert.deepEqual(swapped.outputs, norm.outputs);
+    assert.equal(swapped.attributes.get('axis')?.i, -1);
+    assert.equal(swapped.attributes.get('p')?.i, 2);
+    assert.equal(swapped.attributes.get('norm'), undefined);
     assert.deepEqual(
       after.nodes.map((n) => n.opType),
       before.nodes.map((n) => n.opType),

@@ -8,9 +8,11 @@
 // answers 200 with status "degraded" and the store's last error.
 
 import type { FastifyInstance } from 'fastify';
+import type { SlotStatus } from '../../model/slot.ts';
 import type { StoreSummary } from '../../quality/monitoring.ts';
 import { SERVICE_VERSION } from '../../version.ts';
 import type { ServiceState } from '../state.ts';
+import { reloadOutcomeSchema } from './admin.ts';
 
 const statusSchema = {
   type: 'object',
@@ -53,6 +55,27 @@ const healthSchema = {
           description: 'cache: the registry was unreachable at start and the version comes from MODEL_CACHE_DIR',
         },
         origin_reason: { type: 'string' },
+        reload: {
+          type: 'object',
+          description:
+            'Hot swap: what the service follows, how often it checks, and the last check’s outcome (a failed reload keeps the previous version serving; `last_failure` stays after later successes).',
+          properties: {
+            role: { type: 'string' },
+            follows: {
+              type: 'object',
+              properties: { alias: { type: 'string' }, version: { type: 'string' } },
+            },
+            poll_seconds: { type: 'integer' },
+            last_check_at: { type: ['string', 'null'] },
+            last_reload: { ...reloadOutcomeSchema, type: ['object', 'null'] },
+            last_failure: {
+              type: ['object', 'null'],
+              properties: { at: { type: 'string' }, target: { type: ['string', 'null'] }, error: { type: 'string' } },
+            },
+            reloads: { type: 'integer' },
+            reload_failures: { type: 'integer' },
+          },
+        },
       },
     },
     uptime_s: { type: 'number' },
@@ -65,6 +88,7 @@ export function healthRoutes(
   app: FastifyInstance,
   state: ServiceState,
   storeSummary: () => StoreSummary = () => ({ status: 'off' }),
+  slotStatus: () => SlotStatus[] = () => [],
 ): void {
   app.get(
     '/alive',
@@ -118,6 +142,7 @@ export function healthRoutes(
           loaded_at: m.loadedAt.toISOString(),
           origin: m.ref.origin ?? 'registry',
           origin_reason: m.ref.originReason,
+          reload: slotStatus().find((s) => s.role === 'champion'),
         },
         uptime_s: Math.round((Date.now() - state.startedAt) / 100) / 10,
         version: SERVICE_VERSION,
