@@ -240,6 +240,39 @@ describe('MLflow Model Registry (real mlflow server)', { timeout: 600_000 }, () 
     assert.match(again.stderr, /has no alias challenger/);
   });
 
+  test('the service follows its alias on MLflow: a re-pointed alias is downloaded and swapped in, and back', async () => {
+    const second = await cli([
+      'train',
+      '--data',
+      'test/fixtures/short-messages.jsonl',
+      '--name',
+      'msg_cls',
+      '--registry',
+      'mlflow',
+      '--seed',
+      '8',
+    ]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.json.version, '2');
+    const server = await serve({ MODEL_NAME: 'msg_cls', MODEL_ALIAS: 'champion', MODEL_POLL_SECONDS: '1' });
+    try {
+      assert.equal((await cli(['models', 'alias', 'msg_cls', 'champion', '2'])).code, 0);
+      await server.waitForLog((r) => r.msg === 'model swapped: version 1 → 2', 30_000);
+      assert.equal((await postJson(`${server.url}/predict`, { text: 'free prize' })).json.model.version, '2');
+      assert.equal((await cli(['models', 'alias', 'msg_cls', 'champion', '1'])).code, 0);
+      await server.waitForLog((r) => r.msg === 'model swapped: version 2 → 1', 30_000);
+      const health = await getJson(`${server.url}/health`);
+      assert.deepEqual([health.model.version, health.model.origin], ['1', 'registry']);
+    } finally {
+      server.proc.kill('SIGTERM');
+      await server.exited;
+    }
+    const aliases = JSON.parse(
+      await readFile(join(cacheDir, `127.0.0.1_${mlflow.port}`, 'msg_cls', 'aliases.json'), 'utf8'),
+    );
+    assert.equal(aliases.champion.version, '1');
+  });
+
   test('a corrupt cached file is downloaded again while MLflow answers', async () => {
     const weights = join(cacheDir, `127.0.0.1_${mlflow.port}`, 'msg_cls', 'versions', '1', 'model', 'weights.f16');
     const good = await readFile(weights);
