@@ -150,7 +150,25 @@ export function createMlflowRegistry(opts: MlflowRegistryOptions): MlflowRegistr
           },
         );
       }
-      files[f.path] = await writeHashed(res.body, join(dir, f.path));
+      try {
+        files[f.path] = await writeHashed(res.body, join(dir, f.path));
+      } catch (err) {
+        const fsErr = err as NodeJS.ErrnoException;
+        if (fsErr.syscall !== undefined && fsErr.code !== 'ECONNRESET') {
+          throw new CacheError(
+            'unwritable',
+            `cannot write ${f.path} into the model cache (${fsErr.code}): free space or fix MODEL_CACHE_DIR's permissions`,
+          );
+        }
+        // The body stopped coming (MLFLOW_REQUEST_TIMEOUT_MS, a reset): as unreachable as no answer.
+        const why =
+          (err as Error).name === 'TimeoutError'
+            ? `not complete within ${opts.timeoutMs ?? 30_000} ms`
+            : (err as Error).message;
+        throw new MlflowError('unreachable', `${where}: the download of ${f.path} was interrupted (${why})`, {
+          cause: err,
+        });
+      }
       if (f.size !== undefined && files[f.path].bytes !== f.size) {
         throw new MlflowError(
           'unreachable',

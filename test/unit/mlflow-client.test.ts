@@ -151,6 +151,48 @@ describe('requests: retries, timeouts, errors', () => {
   });
 });
 
+describe('MLflow registry downloads', () => {
+  test('a download that stalls mid-file is "unavailable" and leaves no half version in the cache', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'msgcls-stall-'));
+    const sockets = new Set<import('node:net').Socket>();
+    const server = createServer((req, res) => {
+      const url = req.url ?? '';
+      const json = (body: unknown) =>
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (url.startsWith('/api/2.0/mlflow/registered-models/alias')) json({ model_version: { version: '1' } });
+      else if (url.startsWith('/api/2.0/mlflow/model-versions/get-download-uri'))
+        json({ artifact_uri: 'mlflow-artifacts:/1/m' });
+      else if (url.startsWith('/api/2.0/mlflow-artifacts/artifacts?'))
+        json({ files: [{ path: 'model.json', is_dir: false, file_size: 100 }] });
+      else {
+        res.writeHead(200);
+        res.write('0123456789'); // then nothing more
+      }
+    });
+    server.on('connection', (s) => sockets.add(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const { createMlflowRegistry } = await import('../../src/registry/mlflow.ts');
+      const registry = createMlflowRegistry({
+        trackingUri: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+        timeoutMs: 300,
+        attempts: 1,
+        cacheDir: dir,
+      });
+      await assert.rejects(registry.resolve('m', { alias: 'champion' }), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'unavailable');
+        assert.match(err.message, /download of model\.json was interrupted \(not complete within 300 ms\)/);
+        return true;
+      });
+      await assert.rejects(registry.cache.verified('m', '1'), (err: CacheError) => err.code === 'missing');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('model cache', () => {
   let dir: string;
   before(async () => {
