@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
+import { startMetricsServer } from './http/access.ts';
 import { buildApp } from './http/app.ts';
 import { createState, type LoadedModel, type ServiceState } from './http/state.ts';
 import { createModelSlot, type ModelSlot, type ReloadOutcome } from './model/slot.ts';
@@ -37,6 +38,7 @@ export async function createObservability(
     hashKey: config.logHashKey,
     payloadSampleRate: config.payloadSampleRate,
     payloadMaxChars: config.payloadMaxChars,
+    businessSampleRate: config.businessLogSampleRate,
     destination: opts.destination,
   });
   return {
@@ -92,7 +94,12 @@ export async function startServer(config: Config, obs: Observability): Promise<R
   });
   try {
     await app.listen({ port: config.port, host: config.host });
+    // /metrics on its own internal port (METRICS_PORT); it closes with the app's server.
+    if (metrics && config.access.metricsPort > 0) {
+      await startMetricsServer(app, metrics, config.access.metricsPort, config.host);
+    }
   } catch (err) {
+    await app.close();
     await monitoring.close(0);
     throw err;
   }

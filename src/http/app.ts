@@ -13,8 +13,11 @@ import { createPredictionRecorder } from '../monitoring/predictions.ts';
 import type { Tracing } from '../monitoring/tracing.ts';
 import type { ModelMonitoring } from '../quality/monitoring.ts';
 import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
+import { apiKeyName, DEFAULT_ACCESS, guardAccess } from './access.ts';
 import { type Limits, sendError, toErrorResponse } from './errors.ts';
+import { securityHeaders } from './headers.ts';
 import { instrument } from './instrument.ts';
+import { DEFAULT_LIMITS, httpServerOptions, limitLoad } from './limits.ts';
 import { docsRoutes } from './openapi.ts';
 import { adminRoutes, type ModelControl } from './routes/admin.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
@@ -29,7 +32,16 @@ export type AppOptions = {
     Partial<
       Pick<
         Config,
-        'feedbackToken' | 'feedbackMaxBatch' | 'store' | 'adminToken' | 'watchdogEventLoopLimitMs' | 'dashboardEnabled'
+        | 'feedbackToken'
+        | 'feedbackMaxBatch'
+        | 'store'
+        | 'adminToken'
+        | 'watchdogEventLoopLimitMs'
+        | 'dashboardEnabled'
+        | 'limits'
+        | 'access'
+        | 'accessLogSampleRate'
+        | 'accessLogSlowMs'
       >
     >;
   state: ServiceState;
@@ -79,6 +91,8 @@ const versionSchema = {
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, state } = opts;
+  const loadLimits = config.limits ?? DEFAULT_LIMITS;
+  const access = config.access ?? DEFAULT_ACCESS;
   const limits: Limits = {
     maxBatch: config.maxBatch,
     maxTextChars: config.maxTextChars,
@@ -93,8 +107,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     trustProxy: config.trustProxy,
     bodyLimit: config.maxBodyBytes,
     keepAliveTimeout: config.keepAliveTimeoutMs,
-    // Slow or stalled clients must not hold a connection forever.
-    requestTimeout: 30_000,
+    // Slow or stalled clients must not hold a connection forever (src/http/limits.ts).
+    http: httpServerOptions(loadLimits),
+    requestTimeout: loadLimits.requestTimeoutMs,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     // validateSchema: false skips compiling the JSON Schema meta-schema (~35 ms of start-up); our
@@ -110,7 +125,18 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
 
   if (opts.tracing) await app.register(opts.tracing.plugin);
-  instrument(app, { metrics: opts.metrics, logs: opts.logs, tracing: opts.tracing !== undefined });
+  const instrumentation = instrument(app, {
+    metrics: opts.metrics,
+    logs: opts.logs,
+    tracing: opts.tracing !== undefined,
+    accessSample: { rate: config.accessLogSampleRate ?? 1, slowMs: config.accessLogSlowMs ?? 1000 },
+    keyName: apiKeyName,
+  });
+  // Overload and access (README, "Overload" and "Access and threat model"), in this order: headers on
+  // every response, then shedding, then per-route guards (API keys, admin token, rate limit) and CORS.
+  securityHeaders(app);
+  limitLoad(app, loadLimits, { inFlight: instrumentation.inFlight, registry: opts.metrics?.registry });
+  await guardAccess(app, { access, adminToken: config.adminToken, registry: opts.metrics?.registry });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const { status, body } = toErrorResponse(err, limits);
@@ -188,7 +214,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     });
   }
 
-  if (opts.metrics) {
+  if (opts.metrics && access.metricsPort === 0) {
     const metrics = opts.metrics;
     app.get(
       '/metrics',

@@ -28,6 +28,8 @@ export type LoggingOptions = {
   payloadSampleRate: number;
   /** Longest anonymised text kept in an ml_payload line. */
   payloadMaxChars: number;
+  /** Share of business lines written, 0..1 (BUSINESS_LOG_SAMPLE_RATE); all when not given. */
+  businessSampleRate?: number;
   /** Where lines go; stdout (asynchronously) when not given. */
   destination?: DestinationStream;
 };
@@ -206,6 +208,15 @@ function isoTimeCached(): string {
   return lastTime;
 }
 
+/** `write`, called for a random share `rate` of the lines (all at 1, none at 0). */
+function sampled(write: (fields: LineFields) => void, rate: number): ((fields: LineFields) => void) | undefined {
+  if (rate >= 1) return write;
+  if (rate <= 0) return undefined;
+  return (fields) => {
+    if (Math.random() < rate) write(fields);
+  };
+}
+
 export function createLogs(opts: LoggingOptions): Logs {
   let dropped = 0;
   const destination =
@@ -247,7 +258,7 @@ export function createLogs(opts: LoggingOptions): Logs {
   return {
     root,
     accessLine: infoOn ? line('access') : undefined,
-    businessLine: infoOn ? line('business') : undefined,
+    businessLine: infoOn ? sampled(line('business'), opts.businessSampleRate ?? 1) : undefined,
     service: child('service'),
     business: child('business'),
     payload: child('ml_payload'),
