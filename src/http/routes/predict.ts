@@ -120,8 +120,23 @@ export function predictRoutes(
       if (body.texts !== undefined) {
         throw new HttpError(400, 'ambiguous_request', 'send either "text" or "texts", not both');
       }
-      const p = recorder.predictOne(model, body.text);
-      recorder.recordOne(request, model, body.text, p);
+      const text = body.text;
+      if (model.classifier.async) {
+        // ONNX formats: inference is async (onnxruntime); our own format stays on the sync path below.
+        return recorder.predictAsync(model, model.classifier, [text]).then((ps) => {
+          const p = ps[0];
+          recorder.recordOne(request, model, text, p);
+          return {
+            label: p.label,
+            proba: p.proba,
+            probabilities: p.probabilities,
+            model: model.info,
+            request_id: request.id,
+          };
+        });
+      }
+      const p = recorder.predictOne(model, text);
+      recorder.recordOne(request, model, text, p);
       return {
         label: p.label,
         proba: p.proba,
@@ -132,6 +147,12 @@ export function predictRoutes(
     }
     if (body.texts !== undefined) {
       const texts = body.texts;
+      if (model.classifier.async) {
+        return recorder.predictAsync(model, model.classifier, texts).then((predictions) => {
+          recorder.recordMany(request, model, texts, predictions);
+          return { predictions, model: model.info, request_id: request.id };
+        });
+      }
       const predictions = recorder.predictMany(model, texts);
       recorder.recordMany(request, model, texts, predictions);
       return { predictions, model: model.info, request_id: request.id };
