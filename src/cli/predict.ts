@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { predictAll } from '../model/types.ts';
+import { hasVisibleText } from '../model/visible.ts';
 import { resolveModel } from '../registry/local.ts';
 import { loadModel } from '../server.ts';
 import { type Command, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelSelection, printJson, UsageError } from './args.ts';
@@ -22,7 +23,9 @@ ${MODEL_OPTIONS_HELP}`,
     const model = await loadModel(ref);
     const predict = async (text: string) => ({ ...(await predictAll(model.classifier, [text]))[0], model: model.info });
     if (positionals[0] !== '-') {
-      if (positionals[0].trim() === '') throw new UsageError('TEXT is empty: give a non-empty text');
+      if (!hasVisibleText(positionals[0])) {
+        throw new UsageError('TEXT has no visible characters: give a text with something to classify');
+      }
       printJson(await predict(positionals[0]));
       return 0;
     }

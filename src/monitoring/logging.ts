@@ -124,6 +124,16 @@ export function safeError(err: unknown, texts: readonly string[] = []): Record<s
   return markSafe(out);
 }
 
+/**
+ * An expected failure (a database that is down, a refused connection) as it may appear in a warning:
+ * `safeError` without the stack. The stack of an operational failure tells nothing, and a line with
+ * one reads as a bug.
+ */
+export function errorSummary(err: unknown): Record<string, unknown> {
+  const { stack: _stack, ...rest } = safeError(err);
+  return markSafe(rest);
+}
+
 // Marks an already-cleaned error so that the `err` serializer (the safety net for every `{ err }`
 // logged) passes it through instead of cleaning it twice.
 const SAFE = Symbol('msgcls.safeError');
