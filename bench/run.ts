@@ -3,6 +3,9 @@
 // Ratios measured in the same run are what to compare: absolute numbers depend on the machine.
 //
 //   node bench/run.ts [--duration S] [--connections N] [--rounds N] [--variants a,b] [--json]
+//
+// The onnx-* variants serve models the Python venv builds (test/fixtures/python/, cached): a
+// scikit-learn pipeline trained on the same corpus as our default model, and the tiny test transformer.
 
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { loadSpamAssassin } from '../src/data/load.ts';
+import { pythonFixture, registryWith } from '../test/helpers/model-fixtures.ts';
 
 // Each SQLite variant writes to its own file in a temporary folder, removed at the end.
 const TMP = mkdtempSync(join(tmpdir(), 'msgcls-bench-'));
@@ -22,10 +27,22 @@ const sqlite = (name: string) => `sqlite:${join(TMP, `${name}.db`)}`;
 // What is loaded. `service` is the default configuration (metrics on and scraped every second as a
 // Prometheus would, access/business logs on, the prediction log in SQLite); the others switch one
 // thing off, or change the store, to price it. The store variants are compared with `store-off`.
-const VARIANTS: Record<
-  string,
-  { env: Record<string, string>; scrape: boolean; watch?: boolean; what: string; batch?: boolean }
-> = {
+type Variant = {
+  env: Record<string, string>;
+  scrape: boolean;
+  watch?: boolean;
+  what: string;
+  body?: string;
+  onnx?: 'sklearn' | 'bert';
+};
+// The store's batch load: 256 texts a request, 256 prediction records — what the writer must sustain.
+const BATCH256_BODY = JSON.stringify({
+  texts: Array.from({ length: 256 }, (_, i) => `hello ${i}, reply YES to claim`),
+});
+const isBatch256 = (name: string) => VARIANTS[name].body === BATCH256_BODY;
+const BATCH_TEXTS = Array.from({ length: 64 }, (_, i) => `Message ${i}: buy cheap iPhone now, or see you at lunch?`);
+const BATCH_BODY = JSON.stringify({ texts: BATCH_TEXTS });
+const VARIANTS: Record<string, Variant> = {
   service: {
     env: { STORE_URL: sqlite('service') },
     scrape: true,
@@ -63,20 +80,45 @@ const VARIANTS: Record<
   'batch-store-off': {
     env: { STORE_URL: 'off' },
     scrape: true,
-    batch: true,
+    body: BATCH256_BODY,
     what: 'batches of 256 texts, STORE_URL=off',
   },
   'batch-sqlite': {
     env: { STORE_URL: sqlite('batch') },
     scrape: true,
-    batch: true,
+    body: BATCH256_BODY,
     what: 'batches of 256 texts, SQLite store',
   },
   'batch-postgres': {
     env: { STORE_URL: '' },
     scrape: true,
-    batch: true,
+    body: BATCH256_BODY,
     what: 'batches of 256 texts, PostgreSQL store (a fresh database msgcls_bench_batch)',
+  },
+  'service-batch64': {
+    env: { STORE_URL: sqlite('service-batch64') },
+    scrape: true,
+    body: BATCH_BODY,
+    what: 'default config, {"texts": [...64 texts]} per request',
+  },
+  'onnx-sklearn': {
+    env: { STORE_URL: sqlite('onnx-sklearn'), MODEL_NAME: 'spam_sklearn' },
+    scrape: true,
+    onnx: 'sklearn',
+    what: 'default config serving a scikit-learn TF-IDF + LR pipeline (skl2onnx, onnxruntime-node); target ≥ 0.8 of service',
+  },
+  'onnx-sklearn-batch64': {
+    env: { STORE_URL: sqlite('onnx-sklearn-batch64'), MODEL_NAME: 'spam_sklearn' },
+    scrape: true,
+    onnx: 'sklearn',
+    body: BATCH_BODY,
+    what: 'onnx-sklearn with {"texts": [...64 texts]} per request (one session.run each)',
+  },
+  'onnx-bert': {
+    env: { STORE_URL: sqlite('onnx-bert'), MODEL_NAME: 'tiny_bert' },
+    scrape: true,
+    onnx: 'bert',
+    what: 'default config serving the tiny test transformer (2-layer BERT, hidden 64)',
   },
   bare: { env: {}, scrape: false, what: 'bare Fastify route returning a constant' },
 };
@@ -120,7 +162,7 @@ from the service's own msgcls_store_written_records_total around each load.
 
 Variants:
 ${Object.entries(VARIANTS)
-  .map(([k, v]) => `  ${k.padEnd(15)} ${v.what}`)
+  .map(([k, v]) => `  ${k.padEnd(20)} ${v.what}`)
   .join('\n')}
 `);
   process.exit(0);
@@ -162,8 +204,35 @@ for (const [variant, database] of [
   if (url) VARIANTS[variant].env.STORE_URL = url;
   else NAMES.splice(NAMES.indexOf(variant), 1);
 }
+// The ONNX variants' registries: models built by the Python venv (cached by script hash).
+async function prepareOnnx(): Promise<void> {
+  const kinds = new Set(NAMES.map((n) => VARIANTS[n].onnx).filter((k) => k !== undefined));
+  if (kinds.size === 0) return;
+  try {
+    if (kinds.has('sklearn')) {
+      const jsonl = join(TMP, 'spamassassin.jsonl');
+      await writeFile(
+        jsonl,
+        loadSpamAssassin()
+          .examples.map((e) => `${JSON.stringify({ text: e.text, label: e.label })}\n`)
+          .join(''),
+      );
+      const dir = await pythonFixture('sklearn_bench.py', [jsonl]);
+      const registry = await registryWith('spam_sklearn', join(dir, 'sklearn'));
+      for (const n of NAMES) if (VARIANTS[n].onnx === 'sklearn') VARIANTS[n].env.MODEL_REGISTRY = registry;
+    }
+    if (kinds.has('bert')) {
+      const dir = await pythonFixture('tiny_bert.py');
+      const registry = await registryWith('tiny_bert', join(dir, 'bert3'));
+      for (const n of NAMES) if (VARIANTS[n].onnx === 'bert') VARIANTS[n].env.MODEL_REGISTRY = registry;
+    }
+  } catch (err) {
+    process.stderr.write(`onnx variants skipped: ${(err as Error).message.split('\n')[0]}\n`);
+    for (const n of [...NAMES]) if (VARIANTS[n].onnx) NAMES.splice(NAMES.indexOf(n), 1);
+  }
+}
+await prepareOnnx();
 const BODY = JSON.stringify({ text: 'Buy cheap iPhone now! Limited offer, reply YES to claim your discount' });
-const BATCH_BODY = JSON.stringify({ texts: Array.from({ length: 256 }, (_, i) => `hello ${i}, reply YES to claim`) });
 const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
 const CLIENT = (args.client as string | undefined) ?? (hasWrk ? 'wrk' : 'autocannon');
 if (CLIENT === 'wrk' && !hasWrk) {
@@ -172,6 +241,7 @@ if (CLIENT === 'wrk' && !hasWrk) {
 }
 const WRK_SCRIPT = join(tmpdir(), `msgcls-bench-${process.pid}.lua`);
 const WRK_BATCH_SCRIPT = join(tmpdir(), `msgcls-bench-${process.pid}-batch.lua`);
+const WRK_BATCH256_SCRIPT = join(tmpdir(), `msgcls-bench-${process.pid}-batch256.lua`);
 // With two or more CPUs and taskset (util-linux), servers run on CPU 0 and wrk on CPU 1, so that client
 // and server do not preempt each other: on a 2-core machine this cut run-to-run spread from ±15 % to a
 // few percent. --no-pin turns it off.
@@ -180,15 +250,11 @@ const PIN =
   CLIENT === 'wrk' &&
   availableParallelism() >= 2 &&
   spawnSync('taskset', ['-V']).error === undefined;
-for (const [file, body] of [
-  [WRK_SCRIPT, BODY],
-  [WRK_BATCH_SCRIPT, BATCH_BODY],
-]) {
-  await writeFile(
-    file,
-    `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n`,
-  );
-}
+const wrkScript = (body: string) =>
+  `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n`;
+await writeFile(WRK_SCRIPT, wrkScript(BODY));
+await writeFile(WRK_BATCH_SCRIPT, wrkScript(BATCH_BODY));
+await writeFile(WRK_BATCH256_SCRIPT, wrkScript(BATCH256_BODY));
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -257,7 +323,7 @@ function wrkMs(value: string): number {
   return n;
 }
 
-async function loadWithWrk(port: number, batch: boolean): Promise<Load> {
+async function loadWithWrk(port: number, body: string): Promise<Load> {
   const out = await new Promise<string>((resolve, reject) =>
     execFile(
       PIN ? 'taskset' : 'wrk',
@@ -268,7 +334,7 @@ async function loadWithWrk(port: number, batch: boolean): Promise<Load> {
         `-d${DURATION}s`,
         '--latency',
         '-s',
-        batch ? WRK_BATCH_SCRIPT : WRK_SCRIPT,
+        body === BATCH256_BODY ? WRK_BATCH256_SCRIPT : body === BATCH_BODY ? WRK_BATCH_SCRIPT : WRK_SCRIPT,
         `http://127.0.0.1:${port}/predict`,
       ],
       (err, stdout) => (err ? reject(err) : resolve(stdout)),
@@ -285,7 +351,7 @@ async function loadWithWrk(port: number, batch: boolean): Promise<Load> {
   };
 }
 
-async function load(port: number, scrape: boolean, watch = false, batch = false): Promise<Load> {
+async function load(port: number, scrape: boolean, watch = false, body = BODY): Promise<Load> {
   let tick = 0;
   const get = (path: string) =>
     fetch(`http://127.0.0.1:${port}${path}`).then(
@@ -300,7 +366,7 @@ async function load(port: number, scrape: boolean, watch = false, batch = false)
       }, 1000)
     : undefined;
   if (CLIENT === 'wrk') {
-    const r = await loadWithWrk(port, batch);
+    const r = await loadWithWrk(port, body);
     clearInterval(scraper);
     return r;
   }
@@ -308,7 +374,7 @@ async function load(port: number, scrape: boolean, watch = false, batch = false)
     url: `http://127.0.0.1:${port}/predict`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: batch ? BATCH_BODY : BODY,
+    body,
     connections: CONNECTIONS,
     duration: DURATION,
   });
@@ -375,7 +441,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const isStore = STORE_VARIANTS.includes(name);
     const before = isStore ? await storeCounters(procs[name].port) : undefined;
     const t0 = performance.now();
-    const r = await load(procs[name].port, VARIANTS[name].scrape, VARIANTS[name].watch, VARIANTS[name].batch === true);
+    const r = await load(procs[name].port, VARIANTS[name].scrape, VARIANTS[name].watch, VARIANTS[name].body);
     const seconds = (performance.now() - t0) / 1000;
     const after = isStore ? await storeCounters(procs[name].port) : undefined;
     runs[name].push(r);
@@ -390,11 +456,14 @@ for (let round = 0; round < ROUNDS; round++) {
       writes = `  store ${w.records_per_s} records/s written, ${w.dropped} dropped`;
     }
     log(
-      `round ${round + 1} ${name.padEnd(15)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}${writes}`,
+      `round ${round + 1} ${name.padEnd(20)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}${writes}`,
     );
   }
 }
 const rss = await rssMb(procs.service?.proc.pid ?? (procs[NAMES[1]].proc.pid as number));
+// RSS of every variant's process after its load: what each model format costs in memory.
+const rssByVariant: Record<string, number> = {};
+for (const name of NAMES) rssByVariant[name] = await rssMb(procs[name].proc.pid as number);
 
 // What the store variants wrote, from their own metrics: records written and dropped, and the time per
 // batch write (with SQLite, the time the event loop was blocked).
@@ -430,6 +499,10 @@ const stores: Record<string, StoreStats | undefined> = {};
 for (const name of NAMES.filter((n) => STORE_VARIANTS.includes(n))) stores[name] = await storeStats(procs[name].port);
 for (const p of Object.values(procs)) await stop(p);
 rmSync(TMP, { recursive: true, force: true });
+for (const name of NAMES) {
+  const registry = VARIANTS[name].onnx ? VARIANTS[name].env.MODEL_REGISTRY : undefined;
+  if (registry) rmSync(registry, { recursive: true, force: true });
+}
 
 const summarize = (xs: Load[]) => ({
   rps: Math.round(median(xs.map((x) => x.rps))),
@@ -452,14 +525,30 @@ const report = {
   ratio_to_bare: Object.fromEntries(NAMES.filter((n) => n !== 'bare').map((n) => [n, ratio(n)])),
   cold_start_ms: Math.round(median(colds)),
   rss_mb_after: rss,
+  rss_mb_by_variant: rssByVariant,
+  // A batch request carries 64 texts: texts/s = req/s × 64.
+  texts_per_s: Object.fromEntries(
+    NAMES.filter((n) => VARIANTS[n].body === BATCH_BODY).map((n) => [n, results[n].rps * BATCH_TEXTS.length]),
+  ),
+  onnx_ratio_to_service: {
+    ...(NAMES.includes('onnx-sklearn') && NAMES.includes('service')
+      ? { 'onnx-sklearn': Math.round((results['onnx-sklearn'].rps / results.service.rps) * 100) / 100 }
+      : {}),
+    ...(NAMES.includes('onnx-sklearn-batch64') && NAMES.includes('service-batch64')
+      ? {
+          'onnx-sklearn-batch64':
+            Math.round((results['onnx-sklearn-batch64'].rps / results['service-batch64'].rps) * 100) / 100,
+        }
+      : {}),
+  } as Record<string, number>,
   store_ratio_to_store_off: NAMES.includes('store-off')
     ? Object.fromEntries(
-        NAMES.filter(
-          (n) => STORE_VARIANTS.includes(n) && results[VARIANTS[n].batch ? 'batch-store-off' : 'store-off'],
-        ).map((n) => [
-          n,
-          Math.round((results[n].rps / results[VARIANTS[n].batch ? 'batch-store-off' : 'store-off'].rps) * 100) / 100,
-        ]),
+        NAMES.filter((n) => STORE_VARIANTS.includes(n) && results[isBatch256(n) ? 'batch-store-off' : 'store-off']).map(
+          (n) => [
+            n,
+            Math.round((results[n].rps / results[isBatch256(n) ? 'batch-store-off' : 'store-off'].rps) * 100) / 100,
+          ],
+        ),
       )
     : {},
   store_writes: stores,
@@ -476,7 +565,7 @@ const report = {
   // p99 with the store over p99 without it (target ≤ 1.2: the store must not cost the request path).
   store_p99_to_store_off: Object.fromEntries(
     NAMES.filter((n) => STORE_VARIANTS.includes(n)).flatMap((n) => {
-      const off = VARIANTS[n].batch ? 'batch-store-off' : 'store-off';
+      const off = isBatch256(n) ? 'batch-store-off' : 'store-off';
       return results[off] ? [[n, Math.round((results[n].p99_ms / results[off].p99_ms) * 100) / 100]] : [];
     }),
   ),
@@ -494,7 +583,7 @@ if (args.json) {
   const rows = NAMES.map((n) => {
     const r = results[n];
     const rat = n === 'bare' ? '1.00' : ratio(n).toFixed(2);
-    return `${n.padEnd(15)} ${String(r.rps).padStart(7)} req/s   p50 ${String(r.p50_ms).padStart(3)} ms   p99 ${String(r.p99_ms).padStart(3)} ms   ratio ${rat}   (non-2xx ${r.non2xx}, errors ${r.errors})`;
+    return `${n.padEnd(20)} ${String(r.rps).padStart(7)} req/s   p50 ${String(r.p50_ms).padStart(3)} ms   p99 ${String(r.p99_ms).padStart(3)} ms   ratio ${rat}   (non-2xx ${r.non2xx}, errors ${r.errors})`;
   });
   process.stdout.write(`
 POST /predict, ${CONNECTIONS} connections, ${CLIENT}, median of ${ROUNDS} round(s) of ${DURATION} s
@@ -508,12 +597,21 @@ ${Object.entries(report.store_ratio_to_store_off)
     const writes = w
       ? `${rate ? `${rate.records_per_s} records/s written during the load, ${rate.dropped} dropped (target 0); ` : ''}written ${w.written} in all, write failures ${w.failures}; ${w.batches} batch writes, mean ${w.mean_batch_ms} ms, p99 ≤ ${w.batch_ms_le.p99} ms`
       : '';
-    const off = VARIANTS[n].batch ? 'batch-store-off' : 'store-off';
+    const off = isBatch256(n) ? 'batch-store-off' : 'store-off';
     return `${n.padEnd(15)} / ${off}  ${r.toFixed(2)} req/s (target ≥ 0.85: ${r >= 0.85 ? 'ok' : 'MISSED'}), p99 ×${p99} (target ≤ 1.2: ${p99 <= 1.2 ? 'ok' : 'MISSED'})   ${writes}`;
   })
   .join('\n')}
 ratio (${mainName} / bare)   ${t.ratio.value}   (target ${t.ratio.target}: ${t.ratio.ok ? 'ok' : 'MISSED'})
 cold start       ${t.cold_start_ms.value} ms   (spawn → first 200 from /ready, median of ${COLD_STARTS}; target ${t.cold_start_ms.target}: ${t.cold_start_ms.ok ? 'ok' : 'MISSED'})
 RSS after run    ${rss} MB   (${mainName}; target ${t.rss_mb_after.target}: ${t.rss_mb_after.ok ? 'ok' : 'MISSED'})
+RSS by variant   ${Object.entries(rssByVariant)
+    .map(([n, mb]) => `${n} ${mb} MB`)
+    .join(', ')}
+${Object.entries(report.texts_per_s)
+  .map(([n, v]) => `texts/s          ${n} ${Math.round(v)}`)
+  .join('\n')}
+${Object.entries(report.onnx_ratio_to_service)
+  .map(([n, r]) => `${n.padEnd(20)} / native  ${r.toFixed(2)}   (target ≥ 0.8: ${r >= 0.8 ? 'ok' : 'MISSED'})`)
+  .join('\n')}
 `);
 }

@@ -32,6 +32,10 @@ export type Config = {
   /** Bearer token for /admin/* (and the other non-public endpoints); unset = open. */
   adminToken: string | undefined;
   feedbackMaxBatch: number;
+  /** Set when MLFLOW_TRACKING_URI is: the model comes from that MLflow Model Registry. */
+  mlflow: MlflowConfig | undefined;
+  /** Where versions downloaded from MLflow are kept (with checksums), and the last version per alias. */
+  modelCacheDir: string;
   quality: QualityConfig;
   drift: DriftConfig;
   /** Server timeouts, the connection cap and load shedding (src/http/limits.ts). */
@@ -67,6 +71,15 @@ export type AccessConfig = {
   corsOrigins: string[];
   /** Serve /metrics on this port instead of the main one; 0 = on the main port. */
   metricsPort: number;
+};
+
+/** An MLflow tracking server (src/registry/mlflow.ts). The credentials are never logged. */
+export type MlflowConfig = {
+  trackingUri: string;
+  token: string | undefined;
+  username: string | undefined;
+  password: string | undefined;
+  timeoutMs: number;
 };
 
 /** Where predictions and feedback are kept (src/store), and how they are written and expired. */
@@ -136,6 +149,40 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     name: 'MODEL_VERSION',
     default: '',
     description: 'Serve this exact version instead of the alias (pin or roll back).',
+  },
+  {
+    name: 'MLFLOW_TRACKING_URI',
+    default: '',
+    description:
+      'Serve MODEL_NAME at MODEL_ALIAS (or MODEL_VERSION) from this MLflow tracking server (`http(s)://host:port`) instead of MODEL_REGISTRY.',
+  },
+  {
+    name: 'MLFLOW_TRACKING_TOKEN',
+    default: '',
+    description: 'Sent to MLflow as `Authorization: Bearer <token>` (as MLflow’s own client does). Keep it a secret.',
+  },
+  {
+    name: 'MLFLOW_TRACKING_USERNAME',
+    default: '',
+    description:
+      'With MLFLOW_TRACKING_PASSWORD: HTTP basic auth to MLflow (`mlflow server --app-name basic-auth`); takes precedence over the token.',
+  },
+  {
+    name: 'MLFLOW_TRACKING_PASSWORD',
+    default: '',
+    description: 'Password for MLFLOW_TRACKING_USERNAME. Keep it a secret.',
+  },
+  {
+    name: 'MLFLOW_REQUEST_TIMEOUT_MS',
+    default: '30000',
+    description:
+      'Longest wait for one MLflow request (a file download included); network errors, 429 and 5xx are retried with backoff.',
+  },
+  {
+    name: 'MODEL_CACHE_DIR',
+    default: './data/model-cache',
+    description:
+      'Versions downloaded from MLflow, with SHA-256 checksums, and the last version resolved per alias: when MLflow is down at start, that version is served from here. Must be writable; keep it on a volume.',
   },
   {
     name: 'MODEL_POLL_SECONDS',
@@ -537,6 +584,8 @@ export function loadConfig(env: Env = process.env): Config {
     feedbackToken: raw('FEEDBACK_TOKEN') || undefined,
     adminToken: raw('ADMIN_TOKEN') || undefined,
     feedbackMaxBatch: int('FEEDBACK_MAX_BATCH', 1, 100_000),
+    mlflow: mlflowConfig(raw, int, problems),
+    modelCacheDir: raw('MODEL_CACHE_DIR'),
     quality: {
       windowMinutes: int('QUALITY_WINDOW_MINUTES', 1, 5_256_000),
       windowCount: int('QUALITY_WINDOW_COUNT', 1, 1_000_000),
@@ -743,4 +792,32 @@ export function redactStoreUrl(url: string): string {
   } catch {
     return 'postgres://(unparseable)';
   }
+}
+
+function mlflowConfig(
+  raw: (name: string) => string,
+  int: (name: string, min: number, max: number) => number,
+  problems: string[],
+): MlflowConfig | undefined {
+  const timeoutMs = int('MLFLOW_REQUEST_TIMEOUT_MS', 100, 3_600_000);
+  const trackingUri = raw('MLFLOW_TRACKING_URI');
+  if (trackingUri === '') return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(trackingUri);
+  } catch {}
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    // Never echo the value: it may carry user:pass@.
+    problems.push(
+      "MLFLOW_TRACKING_URI is not an http:// or https:// URL: set it to the tracking server's address, such as http://mlflow:5000 (msg-cls talks to the server; file: and databricks URIs are not supported)",
+    );
+  }
+  const username = raw('MLFLOW_TRACKING_USERNAME') || undefined;
+  const password = raw('MLFLOW_TRACKING_PASSWORD') || undefined;
+  if (password !== undefined && username === undefined) {
+    problems.push(
+      'MLFLOW_TRACKING_PASSWORD is set without MLFLOW_TRACKING_USERNAME: set both (basic auth), or use MLFLOW_TRACKING_TOKEN',
+    );
+  }
+  return { trackingUri, token: raw('MLFLOW_TRACKING_TOKEN') || undefined, username, password, timeoutMs };
 }

@@ -2,21 +2,24 @@
 // sampled (anonymised) ml_payload lines, the inference span when tracing is on, and the prediction
 // record for drift and the store (the sink only computes the drift features and queues the record).
 
+import { context, SpanStatusCode } from '@opentelemetry/api';
 import type { FastifyRequest } from 'fastify';
 import type { LoadedModel } from '../http/state.ts';
-import type { Prediction } from '../model/types.ts';
+import type { AsyncClassifier, Prediction, SyncClassifier } from '../model/types.ts';
 import type { PredictionSink } from '../quality/monitoring.ts';
 import type { Logs } from './logging.ts';
 import type { Metrics } from './metrics.ts';
 import { inSpan, type Tracing } from './tracing.ts';
 
 export type PredictionRecorder = {
-  /** Classifies one text, timing it (and tracing it) as one inference. */
+  /** Classifies one text, timing it (and tracing it) as one inference. Sync formats only. */
   predictOne(model: LoadedModel, text: string): Prediction;
-  /** Classifies a batch in order as one inference. */
+  /** Classifies a batch in order as one inference. Sync formats only. */
   predictMany(model: LoadedModel, texts: string[]): Prediction[];
   /** Undefined when `records` predictions can be recorded now; else a promise to await first (the store's backpressure). */
   room(records: number): Promise<void> | undefined;
+  /** Classifies texts with an async format (ONNX): one model run for the batch, timed and traced as one inference. */
+  predictAsync(model: LoadedModel, classifier: AsyncClassifier, texts: readonly string[]): Promise<Prediction[]>;
   /** Records what was predicted for the request: metrics, business and payload logs. */
   recordOne(request: FastifyRequest, predictionId: string, model: LoadedModel, text: string, p: Prediction): void;
   recordMany(
@@ -74,14 +77,36 @@ export function createPredictionRecorder(opts: {
   return {
     room: (records) => sink?.room(records),
     predictOne(model, text) {
-      if (tracing) return timed(model, 1, () => model.classifier.predict(text));
+      const classifier = model.classifier as SyncClassifier;
+      if (tracing) return timed(model, 1, () => classifier.predict(text));
       const t0 = performance.now();
-      const p = model.classifier.predict(text);
+      const p = classifier.predict(text);
       metrics?.inferred(model.info, (performance.now() - t0) / 1000, 1);
       return p;
     },
     predictMany(model, texts) {
-      return timed(model, texts.length, () => texts.map((t) => model.classifier.predict(t)));
+      const classifier = model.classifier as SyncClassifier;
+      return timed(model, texts.length, () => texts.map((t) => classifier.predict(t)));
+    },
+    async predictAsync(model, classifier, texts) {
+      const n = texts.length;
+      const span = tracing?.tracer.startSpan(
+        'inference',
+        { attributes: { 'model.name': model.info.name, 'model.version': model.info.version, 'batch.size': n } },
+        context.active(),
+      );
+      const t0 = performance.now();
+      try {
+        const out = await classifier.predictBatch(texts);
+        metrics?.inferred(model.info, (performance.now() - t0) / 1000, n);
+        return out;
+      } catch (err) {
+        span?.recordException(err as Error);
+        span?.setStatus({ code: SpanStatusCode.ERROR });
+        throw err;
+      } finally {
+        span?.end();
+      }
     },
     recordOne(request, predictionId, model, text, p) {
       metrics?.predicted(model.info, p.label, p.proba, text.length);

@@ -1,6 +1,7 @@
 // POST /predict — the hot path. One text or a batch in, label + probabilities out.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Prediction } from '../../model/types.ts';
 import { VISIBLE_PATTERN } from '../../model/visible.ts';
 import type { PredictionRecorder } from '../../monitoring/predictions.ts';
 import { errorSchema, HttpError } from '../errors.ts';
@@ -8,6 +9,9 @@ import { isClientRequestId, uuidV7 } from '../ids.ts';
 import { acquireModel, type LoadedModel, releaseModel, type ServiceState } from '../state.ts';
 
 export type PredictOptions = { maxBatch: number; maxTextChars: number };
+
+// What /predict answers (one text or a batch); a promise when the store's queue or an async model is awaited.
+type PredictAnswer = Record<string, unknown>;
 
 type PredictBody = { text?: string; texts?: string[] };
 
@@ -131,18 +135,24 @@ export function predictRoutes(
         throw new HttpError(400, 'ambiguous_request', 'send either "text" or "texts", not both');
       }
       const text = body.text;
-      const answer = () => {
+      const answer = (): PredictAnswer | Promise<PredictAnswer> => {
         const predictionId = isClientRequestId(request) ? uuidV7() : request.id;
-        const p = recorder.predictOne(model, text);
-        recorder.recordOne(request, predictionId, model, text, p);
-        return {
-          label: p.label,
-          proba: p.proba,
-          probabilities: p.probabilities,
-          model: model.info,
-          request_id: request.id,
-          prediction_id: predictionId,
+        const reply = (p: Prediction) => {
+          recorder.recordOne(request, predictionId, model, text, p);
+          return {
+            label: p.label,
+            proba: p.proba,
+            probabilities: p.probabilities,
+            model: model.info,
+            request_id: request.id,
+            prediction_id: predictionId,
+          };
         };
+        // ONNX formats: inference is async (onnxruntime); our own format stays on the sync path.
+        if (model.classifier.async) {
+          return recorder.predictAsync(model, model.classifier, [text]).then((ps) => reply(ps[0]));
+        }
+        return reply(recorder.predictOne(model, text));
       };
       // The store's queue is full and the store works: wait for the writer rather than drop the record.
       const wait = recorder.room(1);
@@ -150,11 +160,14 @@ export function predictRoutes(
     }
     if (body.texts !== undefined) {
       const texts = body.texts;
-      const answer = () => {
+      const answer = (): PredictAnswer | Promise<PredictAnswer> => {
         const predictionId = isClientRequestId(request) ? uuidV7() : request.id;
-        const predictions = recorder.predictMany(model, texts);
-        recorder.recordMany(request, predictionId, model, texts, predictions);
-        return { predictions, model: model.info, request_id: request.id, prediction_id: predictionId };
+        const reply = (predictions: Prediction[]) => {
+          recorder.recordMany(request, predictionId, model, texts, predictions);
+          return { predictions, model: model.info, request_id: request.id, prediction_id: predictionId };
+        };
+        if (model.classifier.async) return recorder.predictAsync(model, model.classifier, texts).then(reply);
+        return reply(recorder.predictMany(model, texts));
       };
       const wait = recorder.room(texts.length);
       return wait === undefined ? answer() : wait.then(answer);
