@@ -3,6 +3,9 @@
 // Ratios measured in the same run are what to compare: absolute numbers depend on the machine.
 //
 //   node bench/run.ts [--duration S] [--connections N] [--rounds N] [--variants a,b] [--json]
+//
+// The onnx-* variants serve models the Python venv builds (test/fixtures/python/, cached): a
+// scikit-learn pipeline trained on the same corpus as our default model, and the tiny test transformer.
 
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { loadSpamAssassin } from '../src/data/load.ts';
+import { pythonFixture, registryWith } from '../test/helpers/model-fixtures.ts';
 
 // Each SQLite variant writes to its own file in a temporary folder, removed at the end.
 const TMP = mkdtempSync(join(tmpdir(), 'msgcls-bench-'));
@@ -22,7 +27,22 @@ const sqlite = (name: string) => `sqlite:${join(TMP, `${name}.db`)}`;
 // What is loaded. `service` is the default configuration (metrics on and scraped every second as a
 // Prometheus would, access/business logs on, the prediction log in SQLite); the others switch one
 // thing off, or change the store, to price it. The store variants are compared with `store-off`.
-const VARIANTS: Record<string, { env: Record<string, string>; scrape: boolean; watch?: boolean; what: string }> = {
+type Variant = {
+  env: Record<string, string>;
+  scrape: boolean;
+  watch?: boolean;
+  what: string;
+  body?: string;
+  onnx?: 'sklearn' | 'bert';
+};
+// The store's batch load: 256 texts a request, 256 prediction records — what the writer must sustain.
+const BATCH256_BODY = JSON.stringify({
+  texts: Array.from({ length: 256 }, (_, i) => `hello ${i}, reply YES to claim`),
+});
+const isBatch256 = (name: string) => VARIANTS[name].body === BATCH256_BODY;
+const BATCH_TEXTS = Array.from({ length: 64 }, (_, i) => `Message ${i}: buy cheap iPhone now, or see you at lunch?`);
+const BATCH_BODY = JSON.stringify({ texts: BATCH_TEXTS });
+const VARIANTS: Record<string, Variant> = {
   service: {
     env: { STORE_URL: sqlite('service') },
     scrape: true,
@@ -55,9 +75,54 @@ const VARIANTS: Record<string, { env: Record<string, string>; scrape: boolean; w
     scrape: true,
     what: 'LOG_LEVEL=warn (no access/business/payload lines)',
   },
+  // Batch load: every request is {"texts": [256 texts]}, so 256 prediction records a request — what the
+  // store's writer must sustain without dropping any (compare with batch-store-off).
+  'batch-store-off': {
+    env: { STORE_URL: 'off' },
+    scrape: true,
+    body: BATCH256_BODY,
+    what: 'batches of 256 texts, STORE_URL=off',
+  },
+  'batch-sqlite': {
+    env: { STORE_URL: sqlite('batch') },
+    scrape: true,
+    body: BATCH256_BODY,
+    what: 'batches of 256 texts, SQLite store',
+  },
+  'batch-postgres': {
+    env: { STORE_URL: '' },
+    scrape: true,
+    body: BATCH256_BODY,
+    what: 'batches of 256 texts, PostgreSQL store (a fresh database msgcls_bench_batch)',
+  },
+  'service-batch64': {
+    env: { STORE_URL: sqlite('service-batch64') },
+    scrape: true,
+    body: BATCH_BODY,
+    what: 'default config, {"texts": [...64 texts]} per request',
+  },
+  'onnx-sklearn': {
+    env: { STORE_URL: sqlite('onnx-sklearn'), MODEL_NAME: 'spam_sklearn' },
+    scrape: true,
+    onnx: 'sklearn',
+    what: 'default config serving a scikit-learn TF-IDF + LR pipeline (skl2onnx, onnxruntime-node); target ≥ 0.8 of service',
+  },
+  'onnx-sklearn-batch64': {
+    env: { STORE_URL: sqlite('onnx-sklearn-batch64'), MODEL_NAME: 'spam_sklearn' },
+    scrape: true,
+    onnx: 'sklearn',
+    body: BATCH_BODY,
+    what: 'onnx-sklearn with {"texts": [...64 texts]} per request (one session.run each)',
+  },
+  'onnx-bert': {
+    env: { STORE_URL: sqlite('onnx-bert'), MODEL_NAME: 'tiny_bert' },
+    scrape: true,
+    onnx: 'bert',
+    what: 'default config serving the tiny test transformer (2-layer BERT, hidden 64)',
+  },
   bare: { env: {}, scrape: false, what: 'bare Fastify route returning a constant' },
 };
-const STORE_VARIANTS = ['service', 'store-sqlite', 'store-postgres'];
+const STORE_VARIANTS = ['service', 'store-sqlite', 'store-postgres', 'batch-sqlite', 'batch-postgres'];
 
 // Rollouts: a registry with two versions (a copy of the default model as the challenger: the same
 // cost per text, so what is measured is the rollout's own overhead). The three variants send a random
@@ -104,7 +169,8 @@ const { values: args } = parseArgs({
     'cold-starts': { type: 'string', default: '5' },
     variants: {
       type: 'string',
-      default: 'bare,service,store-off,store-sqlite,store-postgres,no-metrics,no-logs,no-dashboard',
+      default:
+        'bare,service,store-off,store-sqlite,store-postgres,no-metrics,no-logs,no-dashboard,batch-store-off,batch-sqlite,batch-postgres',
     },
     'postgres-url': {
       type: 'string',
@@ -127,11 +193,13 @@ that leaves the CPU to the servers), else autocannon — with the same body, in 
 between them, and prints requests/s, p50/p99 latency, each one's ratio to the bare route,
 cold start (spawn → first 200 from /ready, median of N) and RSS after the run. With wrk, taskset and
 two CPUs, servers are pinned to CPU 0 and wrk to CPU 1 (--no-pin to turn that off).
-Targets: ratio ≥ 0.6, cold start ≤ 400 ms, RSS ≤ 120 MB; each store variant ≥ 0.85 of store-off.
+Targets: ratio ≥ 0.6, cold start ≤ 400 ms, RSS ≤ 120 MB; each store variant ≥ 0.85 of store-off
+(batch-* of batch-store-off) with p99 ≤ 1.2× its, and no record dropped; records/s written is read
+from the service's own msgcls_store_written_records_total around each load.
 
 Variants:
 ${Object.entries(VARIANTS)
-  .map(([k, v]) => `  ${k.padEnd(11)} ${v.what}`)
+  .map(([k, v]) => `  ${k.padEnd(20)} ${v.what}`)
   .join('\n')}
 `);
   process.exit(0);
@@ -145,30 +213,62 @@ const COLD_STARTS = Number(args['cold-starts']);
 const NAMES = (args.variants as string).split(',').filter((v) => v in VARIANTS);
 if (!NAMES.includes('bare')) NAMES.unshift('bare');
 
-// A fresh database for the PostgreSQL variant, next to the one --postgres-url names.
-async function preparePostgres(): Promise<string | undefined> {
+// A fresh database for a PostgreSQL variant, next to the one --postgres-url names.
+async function preparePostgres(name: string): Promise<string | undefined> {
   const admin = new pg.Client({ connectionString: args['postgres-url'] as string, connectionTimeoutMillis: 3000 });
   try {
     await admin.connect();
-    await admin.query('DROP DATABASE IF EXISTS msgcls_bench WITH (FORCE)');
-    await admin.query('CREATE DATABASE msgcls_bench');
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
   } catch (err) {
     process.stderr.write(
-      `store-postgres skipped: cannot prepare a database via ${args['postgres-url']}: ${(err as Error).message}\n`,
+      `${name} skipped: cannot prepare a database via ${args['postgres-url']}: ${(err as Error).message}\n`,
     );
     return undefined;
   } finally {
     await admin.end().catch(() => undefined);
   }
   const url = new URL(args['postgres-url'] as string);
-  url.pathname = '/msgcls_bench';
+  url.pathname = `/${name}`;
   return url.toString();
 }
-if (NAMES.includes('store-postgres')) {
-  const url = await preparePostgres();
-  if (url) VARIANTS['store-postgres'].env.STORE_URL = url;
-  else NAMES.splice(NAMES.indexOf('store-postgres'), 1);
+for (const [variant, database] of [
+  ['store-postgres', 'msgcls_bench'],
+  ['batch-postgres', 'msgcls_bench_batch'],
+]) {
+  if (!NAMES.includes(variant)) continue;
+  const url = await preparePostgres(database);
+  if (url) VARIANTS[variant].env.STORE_URL = url;
+  else NAMES.splice(NAMES.indexOf(variant), 1);
 }
+// The ONNX variants' registries: models built by the Python venv (cached by script hash).
+async function prepareOnnx(): Promise<void> {
+  const kinds = new Set(NAMES.map((n) => VARIANTS[n].onnx).filter((k) => k !== undefined));
+  if (kinds.size === 0) return;
+  try {
+    if (kinds.has('sklearn')) {
+      const jsonl = join(TMP, 'spamassassin.jsonl');
+      await writeFile(
+        jsonl,
+        loadSpamAssassin()
+          .examples.map((e) => `${JSON.stringify({ text: e.text, label: e.label })}\n`)
+          .join(''),
+      );
+      const dir = await pythonFixture('sklearn_bench.py', [jsonl]);
+      const registry = await registryWith('spam_sklearn', join(dir, 'sklearn'));
+      for (const n of NAMES) if (VARIANTS[n].onnx === 'sklearn') VARIANTS[n].env.MODEL_REGISTRY = registry;
+    }
+    if (kinds.has('bert')) {
+      const dir = await pythonFixture('tiny_bert.py');
+      const registry = await registryWith('tiny_bert', join(dir, 'bert3'));
+      for (const n of NAMES) if (VARIANTS[n].onnx === 'bert') VARIANTS[n].env.MODEL_REGISTRY = registry;
+    }
+  } catch (err) {
+    process.stderr.write(`onnx variants skipped: ${(err as Error).message.split('\n')[0]}\n`);
+    for (const n of [...NAMES]) if (VARIANTS[n].onnx) NAMES.splice(NAMES.indexOf(n), 1);
+  }
+}
+await prepareOnnx();
 const BODY = JSON.stringify({ text: 'Buy cheap iPhone now! Limited offer, reply YES to claim your discount' });
 const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
 const CLIENT = (args.client as string | undefined) ?? (hasWrk ? 'wrk' : 'autocannon');
@@ -178,6 +278,8 @@ if (CLIENT === 'wrk' && !hasWrk) {
 }
 const WRK_SCRIPT = join(tmpdir(), `msgcls-bench-${process.pid}.lua`);
 const WRK_USERS_SCRIPT = join(tmpdir(), `msgcls-bench-users-${process.pid}.lua`);
+const WRK_BATCH_SCRIPT = join(tmpdir(), `msgcls-bench-${process.pid}-batch.lua`);
+const WRK_BATCH256_SCRIPT = join(tmpdir(), `msgcls-bench-${process.pid}-batch256.lua`);
 // With two or more CPUs and taskset (util-linux), servers run on CPU 0 and wrk on CPU 1, so that client
 // and server do not preempt each other: on a 2-core machine this cut run-to-run spread from ±15 % to a
 // few percent. --no-pin turns it off.
@@ -186,13 +288,14 @@ const PIN =
   CLIENT === 'wrk' &&
   availableParallelism() >= 2 &&
   spawnSync('taskset', ['-V']).error === undefined;
-await writeFile(
-  WRK_SCRIPT,
-  `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\n`,
-);
+const wrkScript = (body: string) =>
+  `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\n`;
+await writeFile(WRK_SCRIPT, wrkScript(BODY));
+await writeFile(WRK_BATCH_SCRIPT, wrkScript(BATCH_BODY));
+await writeFile(WRK_BATCH256_SCRIPT, wrkScript(BATCH256_BODY));
 await writeFile(
   WRK_USERS_SCRIPT,
-  `wrk.method = "POST"\nwrk.body = ${JSON.stringify(BODY)}\nwrk.headers["Content-Type"] = "application/json"\nrequest = function()\n  wrk.headers["X-User-Id"] = "u" .. math.random(1, 1000000)\n  return wrk.format()\nend\n`,
+  `${wrkScript(BODY)}request = function()\n  wrk.headers["X-User-Id"] = "u" .. math.random(1, 1000000)\n  return wrk.format()\nend\n`,
 );
 
 async function freePort(): Promise<number> {
@@ -262,7 +365,7 @@ function wrkMs(value: string): number {
   return n;
 }
 
-async function loadWithWrk(port: number, users: boolean): Promise<Load> {
+async function loadWithWrk(port: number, body: string, users = false): Promise<Load> {
   const out = await new Promise<string>((resolve, reject) =>
     execFile(
       PIN ? 'taskset' : 'wrk',
@@ -273,7 +376,13 @@ async function loadWithWrk(port: number, users: boolean): Promise<Load> {
         `-d${DURATION}s`,
         '--latency',
         '-s',
-        users ? WRK_USERS_SCRIPT : WRK_SCRIPT,
+        users
+          ? WRK_USERS_SCRIPT
+          : body === BATCH256_BODY
+            ? WRK_BATCH256_SCRIPT
+            : body === BATCH_BODY
+              ? WRK_BATCH_SCRIPT
+              : WRK_SCRIPT,
         `http://127.0.0.1:${port}/predict`,
       ],
       (err, stdout) => (err ? reject(err) : resolve(stdout)),
@@ -290,7 +399,7 @@ async function loadWithWrk(port: number, users: boolean): Promise<Load> {
   };
 }
 
-async function load(port: number, scrape: boolean, watch = false, users = false): Promise<Load> {
+async function load(port: number, scrape: boolean, watch = false, body = BODY, users = false): Promise<Load> {
   let tick = 0;
   const get = (path: string) =>
     fetch(`http://127.0.0.1:${port}${path}`).then(
@@ -305,7 +414,7 @@ async function load(port: number, scrape: boolean, watch = false, users = false)
       }, 1000)
     : undefined;
   if (CLIENT === 'wrk') {
-    const r = await loadWithWrk(port, users);
+    const r = await loadWithWrk(port, body, users);
     clearInterval(scraper);
     return r;
   }
@@ -313,7 +422,7 @@ async function load(port: number, scrape: boolean, watch = false, users = false)
     url: `http://127.0.0.1:${port}/predict`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: BODY,
+    body,
     ...(users
       ? {
           requests: [
@@ -374,22 +483,53 @@ for (const name of NAMES) {
   else await waitFor200(`http://127.0.0.1:${port}/ready`);
 }
 
+// Records written and dropped, from the service's own counters, read around each load: records/s is
+// what the writer committed during the load (not what it caught up with afterwards).
+async function storeCounters(port: number): Promise<{ written: number; dropped: number } | undefined> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  if (!text.includes('msgcls_store_written_records_total')) return undefined;
+  const sum = (re: RegExp) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  return {
+    written: sum(/^msgcls_store_written_records_total (\S+)$/gm),
+    dropped: sum(/^msgcls_store_dropped_records_total\{[^}]*\} (\S+)$/gm),
+  };
+}
 const runs: Record<string, Load[]> = Object.fromEntries(NAMES.map((n) => [n, []]));
+const writeRates: Record<string, { records_per_s: number; dropped: number }[]> = {};
 for (let round = 0; round < ROUNDS; round++) {
   for (const name of NAMES) {
+    const isStore = STORE_VARIANTS.includes(name);
+    const before = isStore ? await storeCounters(procs[name].port) : undefined;
+    const t0 = performance.now();
     const r = await load(
       procs[name].port,
       VARIANTS[name].scrape,
       VARIANTS[name].watch,
+      VARIANTS[name].body,
       ROLLOUT_VARIANTS.includes(name),
     );
+    const seconds = (performance.now() - t0) / 1000;
+    const after = isStore ? await storeCounters(procs[name].port) : undefined;
     runs[name].push(r);
+    let writes = '';
+    if (before && after) {
+      const w = {
+        records_per_s: Math.round((after.written - before.written) / seconds),
+        dropped: after.dropped - before.dropped,
+      };
+      writeRates[name] ??= [];
+      writeRates[name].push(w);
+      writes = `  store ${w.records_per_s} records/s written, ${w.dropped} dropped`;
+    }
     log(
-      `round ${round + 1} ${name.padEnd(11)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}`,
+      `round ${round + 1} ${name.padEnd(20)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}${writes}`,
     );
   }
 }
 const rss = await rssMb(procs.service?.proc.pid ?? (procs[NAMES[1]].proc.pid as number));
+// RSS of every variant's process after its load: what each model format costs in memory.
+const rssByVariant: Record<string, number> = {};
+for (const name of NAMES) rssByVariant[name] = await rssMb(procs[name].proc.pid as number);
 
 // What the store variants wrote, from their own metrics: records written and dropped, and the time per
 // batch write (with SQLite, the time the event loop was blocked).
@@ -425,6 +565,10 @@ const stores: Record<string, StoreStats | undefined> = {};
 for (const name of NAMES.filter((n) => STORE_VARIANTS.includes(n))) stores[name] = await storeStats(procs[name].port);
 for (const p of Object.values(procs)) await stop(p);
 rmSync(TMP, { recursive: true, force: true });
+for (const name of NAMES) {
+  const registry = VARIANTS[name].onnx ? VARIANTS[name].env.MODEL_REGISTRY : undefined;
+  if (registry) rmSync(registry, { recursive: true, force: true });
+}
 
 const summarize = (xs: Load[]) => ({
   rps: Math.round(median(xs.map((x) => x.rps))),
@@ -447,12 +591,30 @@ const report = {
   ratio_to_bare: Object.fromEntries(NAMES.filter((n) => n !== 'bare').map((n) => [n, ratio(n)])),
   cold_start_ms: Math.round(median(colds)),
   rss_mb_after: rss,
+  rss_mb_by_variant: rssByVariant,
+  // A batch request carries 64 texts: texts/s = req/s × 64.
+  texts_per_s: Object.fromEntries(
+    NAMES.filter((n) => VARIANTS[n].body === BATCH_BODY).map((n) => [n, results[n].rps * BATCH_TEXTS.length]),
+  ),
+  onnx_ratio_to_service: {
+    ...(NAMES.includes('onnx-sklearn') && NAMES.includes('service')
+      ? { 'onnx-sklearn': Math.round((results['onnx-sklearn'].rps / results.service.rps) * 100) / 100 }
+      : {}),
+    ...(NAMES.includes('onnx-sklearn-batch64') && NAMES.includes('service-batch64')
+      ? {
+          'onnx-sklearn-batch64':
+            Math.round((results['onnx-sklearn-batch64'].rps / results['service-batch64'].rps) * 100) / 100,
+        }
+      : {}),
+  } as Record<string, number>,
   store_ratio_to_store_off: NAMES.includes('store-off')
     ? Object.fromEntries(
-        NAMES.filter((n) => STORE_VARIANTS.includes(n)).map((n) => [
-          n,
-          Math.round((results[n].rps / results['store-off'].rps) * 100) / 100,
-        ]),
+        NAMES.filter((n) => STORE_VARIANTS.includes(n) && results[isBatch256(n) ? 'batch-store-off' : 'store-off']).map(
+          (n) => [
+            n,
+            Math.round((results[n].rps / results[isBatch256(n) ? 'batch-store-off' : 'store-off'].rps) * 100) / 100,
+          ],
+        ),
       )
     : {},
   store_writes: stores,
@@ -468,6 +630,23 @@ const report = {
         ]),
       )
     : {},
+  // Records/s committed during the load (median over rounds) and records dropped (all rounds).
+  store_write_rate: Object.fromEntries(
+    Object.entries(writeRates).map(([n, xs]) => [
+      n,
+      {
+        records_per_s: Math.round(median(xs.map((x) => x.records_per_s))),
+        dropped: xs.reduce((a, x) => a + x.dropped, 0),
+      },
+    ]),
+  ),
+  // p99 with the store over p99 without it (target ≤ 1.2: the store must not cost the request path).
+  store_p99_to_store_off: Object.fromEntries(
+    NAMES.filter((n) => STORE_VARIANTS.includes(n)).flatMap((n) => {
+      const off = isBatch256(n) ? 'batch-store-off' : 'store-off';
+      return results[off] ? [[n, Math.round((results[n].p99_ms / results[off].p99_ms) * 100) / 100]] : [];
+    }),
+  ),
   targets: {
     ratio: { value: ratio(mainName), target: '>= 0.6', ok: ratio(mainName) >= 0.6 },
     cold_start_ms: { value: Math.round(median(colds)), target: '<= 400', ok: median(colds) <= 400 },
@@ -482,7 +661,7 @@ if (args.json) {
   const rows = NAMES.map((n) => {
     const r = results[n];
     const rat = n === 'bare' ? '1.00' : ratio(n).toFixed(2);
-    return `${n.padEnd(11)} ${String(r.rps).padStart(7)} req/s   p50 ${String(r.p50_ms).padStart(3)} ms   p99 ${String(r.p99_ms).padStart(3)} ms   ratio ${rat}   (non-2xx ${r.non2xx}, errors ${r.errors})`;
+    return `${n.padEnd(20)} ${String(r.rps).padStart(7)} req/s   p50 ${String(r.p50_ms).padStart(3)} ms   p99 ${String(r.p99_ms).padStart(3)} ms   ratio ${rat}   (non-2xx ${r.non2xx}, errors ${r.errors})`;
   });
   process.stdout.write(`
 POST /predict, ${CONNECTIONS} connections, ${CLIENT}, median of ${ROUNDS} round(s) of ${DURATION} s
@@ -491,10 +670,13 @@ ${rows.join('\n')}
 ${Object.entries(report.store_ratio_to_store_off)
   .map(([n, r]) => {
     const w = stores[n];
+    const rate = report.store_write_rate[n];
+    const p99 = report.store_p99_to_store_off[n];
     const writes = w
-      ? `written ${w.written}, dropped ${w.dropped}, write failures ${w.failures}; ${w.batches} batch writes, mean ${w.mean_batch_ms} ms, p99 ≤ ${w.batch_ms_le.p99} ms, max ≤ ${w.batch_ms_le.max} ms`
+      ? `${rate ? `${rate.records_per_s} records/s written during the load, ${rate.dropped} dropped (target 0); ` : ''}written ${w.written} in all, write failures ${w.failures}; ${w.batches} batch writes, mean ${w.mean_batch_ms} ms, p99 ≤ ${w.batch_ms_le.p99} ms`
       : '';
-    return `${n.padEnd(15)} / store-off  ${r.toFixed(2)}   (target ≥ 0.85: ${r >= 0.85 ? 'ok' : 'MISSED'})   ${writes}`;
+    const off = isBatch256(n) ? 'batch-store-off' : 'store-off';
+    return `${n.padEnd(15)} / ${off}  ${r.toFixed(2)} req/s (target ≥ 0.85: ${r >= 0.85 ? 'ok' : 'MISSED'}), p99 ×${p99} (target ≤ 1.2: ${p99 <= 1.2 ? 'ok' : 'MISSED'})   ${writes}`;
   })
   .join('\n')}
 ${Object.entries(report.rollout_ratio_to_single)
@@ -506,5 +688,14 @@ ${Object.entries(report.rollout_ratio_to_single)
 ratio (${mainName} / bare)   ${t.ratio.value}   (target ${t.ratio.target}: ${t.ratio.ok ? 'ok' : 'MISSED'})
 cold start       ${t.cold_start_ms.value} ms   (spawn → first 200 from /ready, median of ${COLD_STARTS}; target ${t.cold_start_ms.target}: ${t.cold_start_ms.ok ? 'ok' : 'MISSED'})
 RSS after run    ${rss} MB   (${mainName}; target ${t.rss_mb_after.target}: ${t.rss_mb_after.ok ? 'ok' : 'MISSED'})
+RSS by variant   ${Object.entries(rssByVariant)
+    .map(([n, mb]) => `${n} ${mb} MB`)
+    .join(', ')}
+${Object.entries(report.texts_per_s)
+  .map(([n, v]) => `texts/s          ${n} ${Math.round(v)}`)
+  .join('\n')}
+${Object.entries(report.onnx_ratio_to_service)
+  .map(([n, r]) => `${n.padEnd(20)} / native  ${r.toFixed(2)}   (target ≥ 0.8: ${r >= 0.8 ? 'ok' : 'MISSED'})`)
+  .join('\n')}
 `);
 }

@@ -32,6 +32,10 @@ export type Config = {
   /** Bearer token for /admin/* (and the other non-public endpoints); unset = open. */
   adminToken: string | undefined;
   feedbackMaxBatch: number;
+  /** Set when MLFLOW_TRACKING_URI is: the model comes from that MLflow Model Registry. */
+  mlflow: MlflowConfig | undefined;
+  /** Where versions downloaded from MLflow are kept (with checksums), and the last version per alias. */
+  modelCacheDir: string;
   quality: QualityConfig;
   drift: DriftConfig;
   rollout: RolloutConfig;
@@ -85,6 +89,15 @@ export type RolloutConfig = {
   verdict: { minLabels: number; maxLatencyRatio: number; alpha: number };
 };
 
+/** An MLflow tracking server (src/registry/mlflow.ts). The credentials are never logged. */
+export type MlflowConfig = {
+  trackingUri: string;
+  token: string | undefined;
+  username: string | undefined;
+  password: string | undefined;
+  timeoutMs: number;
+};
+
 /** Where predictions and feedback are kept (src/store), and how they are written and expired. */
 export type StoreConfig = {
   /** `off`, `sqlite:<file>` or `postgres://…`. */
@@ -95,9 +108,13 @@ export type StoreConfig = {
   /** Keep the anonymised text of each prediction (ML payload). */
   storeText: boolean;
   queueSize: number;
+  /** How long /predict waits for room in a full queue while the store works (0: drop at once). */
+  queueWaitMs: number;
   batchSize: number;
   flushMs: number;
   poolSize: number;
+  /** Size budget in bytes (0: none). */
+  maxBytes: number;
   retention: {
     payloadDays: number;
     predictionsDays: number;
@@ -148,6 +165,40 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     name: 'MODEL_VERSION',
     default: '',
     description: 'Serve this exact version instead of the alias (pin or roll back).',
+  },
+  {
+    name: 'MLFLOW_TRACKING_URI',
+    default: '',
+    description:
+      'Serve MODEL_NAME at MODEL_ALIAS (or MODEL_VERSION) from this MLflow tracking server (`http(s)://host:port`) instead of MODEL_REGISTRY.',
+  },
+  {
+    name: 'MLFLOW_TRACKING_TOKEN',
+    default: '',
+    description: 'Sent to MLflow as `Authorization: Bearer <token>` (as MLflow’s own client does). Keep it a secret.',
+  },
+  {
+    name: 'MLFLOW_TRACKING_USERNAME',
+    default: '',
+    description:
+      'With MLFLOW_TRACKING_PASSWORD: HTTP basic auth to MLflow (`mlflow server --app-name basic-auth`); takes precedence over the token.',
+  },
+  {
+    name: 'MLFLOW_TRACKING_PASSWORD',
+    default: '',
+    description: 'Password for MLFLOW_TRACKING_USERNAME. Keep it a secret.',
+  },
+  {
+    name: 'MLFLOW_REQUEST_TIMEOUT_MS',
+    default: '30000',
+    description:
+      'Longest wait for one MLflow request (a file download included); network errors, 429 and 5xx are retried with backoff.',
+  },
+  {
+    name: 'MODEL_CACHE_DIR',
+    default: './data/model-cache',
+    description:
+      'Versions downloaded from MLflow, with SHA-256 checksums, and the last version resolved per alias: when MLflow is down at start, that version is served from here. Must be writable; keep it on a volume.',
   },
   {
     name: 'MODEL_POLL_SECONDS',
@@ -316,15 +367,36 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     name: 'STORE_QUEUE_SIZE',
     default: '10000',
     description:
-      'Prediction records waiting to be written, at most; when the store is slow or down, records beyond this are dropped and counted (msgcls_store_dropped_records_total).',
+      'Prediction records waiting to be written, at most; when the store is down (or STORE_QUEUE_WAIT_MS runs out), records beyond this are dropped and counted (msgcls_store_dropped_records_total).',
   },
-  { name: 'STORE_BATCH_SIZE', default: '200', description: 'Prediction records written per transaction, at most.' },
+  {
+    name: 'STORE_QUEUE_WAIT_MS',
+    default: '1000',
+    description:
+      'When the queue is full but the store works, /predict waits up to this long for room: the writer sets the pace and nothing is dropped. Past it, or while the store fails, records are dropped and counted. 0 = never wait.',
+  },
+  {
+    name: 'STORE_BATCH_SIZE',
+    default: '1000',
+    description:
+      'Prediction records written per transaction, at most (a full batch is written at once; a partial one after STORE_FLUSH_MS).',
+  },
   {
     name: 'STORE_FLUSH_MS',
     default: '200',
     description: 'Longest a prediction record waits in the queue before a write is started.',
   },
-  { name: 'STORE_POOL_SIZE', default: '4', description: 'PostgreSQL connections per instance.' },
+  {
+    name: 'STORE_POOL_SIZE',
+    default: '4',
+    description: 'PostgreSQL connections per instance (all but one write prediction batches in parallel).',
+  },
+  {
+    name: 'STORE_MAX_MB',
+    default: '800',
+    description:
+      'Size budget of the store (its tables, in MB): past 90 % of it the oldest prediction records are deleted down to 75 % (feedback labels are kept). The default fits a 1 GB volume with headroom. 0 = no bound.',
+  },
   {
     name: 'RETENTION_PAYLOAD_DAYS',
     default: '14',
@@ -607,9 +679,11 @@ export function loadConfig(env: Env = process.env): Config {
       ...parseStoreUrl(raw('STORE_URL'), problems),
       storeText: bool('STORE_TEXT'),
       queueSize: int('STORE_QUEUE_SIZE', 1, 10_000_000),
+      queueWaitMs: int('STORE_QUEUE_WAIT_MS', 0, 60_000),
       batchSize: int('STORE_BATCH_SIZE', 1, 5000),
       flushMs: int('STORE_FLUSH_MS', 1, 60_000),
       poolSize: int('STORE_POOL_SIZE', 1, 100),
+      maxBytes: int('STORE_MAX_MB', 0, 100_000_000) * 1024 * 1024,
       retention: {
         payloadDays: int('RETENTION_PAYLOAD_DAYS', 1, 14),
         predictionsDays: int('RETENTION_PREDICTIONS_DAYS', 1, 36_500),
@@ -621,6 +695,8 @@ export function loadConfig(env: Env = process.env): Config {
     feedbackToken: raw('FEEDBACK_TOKEN') || undefined,
     adminToken: raw('ADMIN_TOKEN') || undefined,
     feedbackMaxBatch: int('FEEDBACK_MAX_BATCH', 1, 100_000),
+    mlflow: mlflowConfig(raw, int, problems),
+    modelCacheDir: raw('MODEL_CACHE_DIR'),
     quality: {
       windowMinutes: int('QUALITY_WINDOW_MINUTES', 1, 5_256_000),
       windowCount: int('QUALITY_WINDOW_COUNT', 1, 1_000_000),
@@ -810,7 +886,9 @@ export function parseStoreUrl(url: string, problems: string[]): Pick<StoreConfig
   if (/^postgres(ql)?:\/\//.test(url)) {
     try {
       const u = new URL(url);
-      if (u.hostname === '' || u.pathname.length <= 1) throw new Error('no host or database');
+      // A Unix socket is named by ?host=/dir (or a percent-encoded path as the host), as libpq does.
+      const host = u.hostname || u.searchParams.get('host') || '';
+      if (host === '' || u.pathname.length <= 1) throw new Error('no host or database');
     } catch {
       problems.push(`STORE_URL is not a valid PostgreSQL URL (it needs a host and a database): ${fix}`);
     }
@@ -821,14 +899,65 @@ export function parseStoreUrl(url: string, problems: string[]): Pick<StoreConfig
   return { url: 'off', kind: 'off', sqlitePath: '' };
 }
 
-/** The store URL with any password replaced, for logs and /health. */
+// Query parameters shown as they are in /health and logs; every other value (password, sslpassword,
+// sslkey, sslcert, any option added later) is masked: an unknown parameter may be a secret.
+const SHOWN_PARAMS = new Set([
+  'host',
+  'hostaddr',
+  'port',
+  'dbname',
+  'user',
+  'application_name',
+  'sslmode',
+  'connect_timeout',
+  'target_session_attrs',
+  'options',
+]);
+
+/** The store URL with every password and other secret-bearing value replaced, for logs and /health. */
 export function redactStoreUrl(url: string): string {
   if (!/^postgres(ql)?:\/\//.test(url)) return url;
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
-    return u.toString();
+    let masked = false;
+    for (const key of [...u.searchParams.keys()]) {
+      if (!SHOWN_PARAMS.has(key.toLowerCase())) {
+        u.searchParams.set(key, '***');
+        masked = true;
+      }
+    }
+    // URLSearchParams re-encodes the query (host=/x becomes host=%2Fx): keep the original when nothing changed.
+    return masked ? u.toString().replaceAll('%2A', '*') : url.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@');
   } catch {
     return 'postgres://(unparseable)';
   }
+}
+
+function mlflowConfig(
+  raw: (name: string) => string,
+  int: (name: string, min: number, max: number) => number,
+  problems: string[],
+): MlflowConfig | undefined {
+  const timeoutMs = int('MLFLOW_REQUEST_TIMEOUT_MS', 100, 3_600_000);
+  const trackingUri = raw('MLFLOW_TRACKING_URI');
+  if (trackingUri === '') return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(trackingUri);
+  } catch {}
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    // Never echo the value: it may carry user:pass@.
+    problems.push(
+      "MLFLOW_TRACKING_URI is not an http:// or https:// URL: set it to the tracking server's address, such as http://mlflow:5000 (msg-cls talks to the server; file: and databricks URIs are not supported)",
+    );
+  }
+  const username = raw('MLFLOW_TRACKING_USERNAME') || undefined;
+  const password = raw('MLFLOW_TRACKING_PASSWORD') || undefined;
+  if (password !== undefined && username === undefined) {
+    problems.push(
+      'MLFLOW_TRACKING_PASSWORD is set without MLFLOW_TRACKING_USERNAME: set both (basic auth), or use MLFLOW_TRACKING_TOKEN',
+    );
+  }
+  return { trackingUri, token: raw('MLFLOW_TRACKING_TOKEN') || undefined, username, password, timeoutMs };
 }

@@ -1,4 +1,5 @@
 import { createInterface } from 'node:readline';
+import { predictAll } from '../model/types.ts';
 import { hasVisibleText } from '../model/visible.ts';
 import { resolveModel } from '../registry/local.ts';
 import { loadModel } from '../server.ts';
@@ -20,20 +21,20 @@ ${MODEL_OPTIONS_HELP}`,
     const sel = modelSelection(values);
     const ref = await resolveModel(sel.registry, sel.name, { alias: sel.alias, version: sel.version });
     const model = await loadModel(ref);
-    const predict = (text: string) => ({
-      ...model.classifier.predict(text),
+    const predict = async (text: string) => ({
+      ...(await predictAll(model.classifier, [text]))[0],
       model: { name: model.info.name, version: model.info.version },
     });
     if (positionals[0] !== '-') {
       if (!hasVisibleText(positionals[0])) {
         throw new UsageError('TEXT has no visible characters: give a text with something to classify');
       }
-      printJson(predict(positionals[0]));
+      printJson(await predict(positionals[0]));
       return 0;
     }
     for await (const line of createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
       if (line.trim() === '') continue;
-      process.stdout.write(`${JSON.stringify(predict(line))}\n`);
+      process.stdout.write(`${JSON.stringify(await predict(line))}\n`);
     }
     return 0;
   },

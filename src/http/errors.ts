@@ -55,18 +55,30 @@ function describeOneOf(
   }
   const body = raw as Record<string, unknown>;
   if (context?.routeOptions.url === '/feedback') {
-    const both = 'items' in body && ('request_id' in body || 'label' in body || 'index' in body);
+    const items = Array.isArray(body.items) ? (body.items as unknown[]) : [];
+    const twoIds = [body, ...items].findIndex(
+      (it) => it !== null && typeof it === 'object' && 'prediction_id' in it && 'request_id' in it,
+    );
+    if (twoIds >= 0) {
+      return {
+        status: 400,
+        code: 'ambiguous_request',
+        detail: `${twoIds === 0 ? 'body' : `body.items.${twoIds - 1}`} has both prediction_id and request_id: send only the prediction_id that POST /predict returned`,
+      };
+    }
+    const both =
+      'items' in body && ('prediction_id' in body || 'request_id' in body || 'label' in body || 'index' in body);
     return both
       ? {
           status: 400,
           code: 'ambiguous_request',
-          detail: 'send either one label (request_id, label, index) or "items", not both',
+          detail: 'send either one label (prediction_id, label, index) or "items", not both',
         }
       : {
           status: 400,
           code: 'missing_field',
           detail:
-            'send {"request_id": "<from /predict>", "label": "<true label>"} or {"items": [{"request_id": ..., "label": ...}, ...]}',
+            'send {"prediction_id": "<from /predict>", "label": "<true label>"} or {"items": [{"prediction_id": ..., "label": ...}, ...]}',
         };
   }
   return issue.params.passingSchemas
@@ -128,7 +140,7 @@ function describeValidation(issue: ValidationIssue, limits: Limits): { status: n
       return {
         status: 400,
         code: 'invalid_format',
-        detail: `${where} has characters or a length that is not allowed (1 to 128 of A-Z a-z 0-9 . _ : @ / + = -): send the request_id exactly as POST /predict returned it`,
+        detail: `${where} has characters or a length that is not allowed (1 to 128 of A-Z a-z 0-9 . _ : @ / + = -): send the prediction_id exactly as POST /predict returned it`,
       };
     case 'additionalProperties':
       return {
@@ -169,7 +181,10 @@ export function toErrorResponse(
   if (err instanceof HttpError) return { status: err.statusCode, body: { error: err.code, detail: err.message } };
   if (err.validation && err.validation.length > 0) {
     const issues = err.validation as ValidationIssue[];
-    const oneOf = issues.find((i) => i.keyword === 'oneOf' && i.instancePath === '');
+    // The body's own shape, or (/feedback) an item's: one id, prediction_id or request_id.
+    const oneOf =
+      issues.find((i) => i.keyword === 'oneOf' && i.instancePath === '') ??
+      issues.find((i) => i.keyword === 'oneOf' && /^\/items\/\d+$/.test(i.instancePath));
     const { status, code, detail } = oneOf ? describeOneOf(oneOf, context) : describeValidation(issues[0], limits);
     return { status, body: { error: code, detail } };
   }

@@ -2,22 +2,33 @@
 // sampled (anonymised) ml_payload lines, the inference span when tracing is on, and the prediction
 // record for drift and the store (the sink only computes the drift features and queues the record).
 
+import { context, SpanStatusCode } from '@opentelemetry/api';
 import type { FastifyRequest } from 'fastify';
 import type { LoadedModel } from '../http/state.ts';
-import type { Prediction } from '../model/types.ts';
+import type { AsyncClassifier, Prediction, SyncClassifier } from '../model/types.ts';
 import type { PredictionSink } from '../quality/monitoring.ts';
 import type { Logs } from './logging.ts';
 import type { Metrics } from './metrics.ts';
 import { inSpan, type Tracing } from './tracing.ts';
 
 export type PredictionRecorder = {
-  /** Classifies one text, timing it (and tracing it) as one inference. */
+  /** Classifies one text, timing it (and tracing it) as one inference. Sync formats only. */
   predictOne(model: LoadedModel, text: string): Prediction;
-  /** Classifies a batch in order as one inference. */
+  /** Classifies a batch in order as one inference. Sync formats only. */
   predictMany(model: LoadedModel, texts: string[]): Prediction[];
+  /** Undefined when `records` predictions can be recorded now; else a promise to await first (the store's backpressure). */
+  room(records: number): Promise<void> | undefined;
+  /** Classifies texts with an async format (ONNX): one model run for the batch, timed and traced as one inference. */
+  predictAsync(model: LoadedModel, classifier: AsyncClassifier, texts: readonly string[]): Promise<Prediction[]>;
   /** Records what was predicted for the request: metrics, business and payload logs. */
-  recordOne(request: RequestLike, model: LoadedModel, text: string, p: Prediction): void;
-  recordMany(request: RequestLike, model: LoadedModel, texts: string[], ps: Prediction[]): void;
+  recordOne(request: FastifyRequest, predictionId: string, model: LoadedModel, text: string, p: Prediction): void;
+  recordMany(
+    request: FastifyRequest,
+    predictionId: string,
+    model: LoadedModel,
+    texts: string[],
+    ps: Prediction[],
+  ): void;
 };
 
 /** What recording needs of a request (a shadow prediction is recorded after its request ended). */
@@ -73,17 +84,47 @@ export function createPredictionRecorder(opts: {
   };
 
   return {
+    room: (records) => sink?.room(records),
     predictOne(model, text) {
-      if (tracing) return timed(model, 1, () => model.classifier.predict(text));
+      const classifier = model.classifier as SyncClassifier;
+      if (tracing) return timed(model, 1, () => classifier.predict(text));
       const t0 = performance.now();
-      const p = model.classifier.predict(text);
+      const p = classifier.predict(text);
       metrics?.inferred(model.info, (performance.now() - t0) / 1000, 1);
       return p;
     },
     predictMany(model, texts) {
-      return timed(model, texts.length, () => texts.map((t) => model.classifier.predict(t)));
+      const classifier = model.classifier as SyncClassifier;
+      return timed(model, texts.length, () => texts.map((t) => classifier.predict(t)));
     },
-    recordOne(request, model, text, p) {
+    async predictAsync(model, classifier, texts) {
+      const n = texts.length;
+      const span = tracing?.tracer.startSpan(
+        'inference',
+        {
+          attributes: {
+            'model.name': model.info.name,
+            'model.version': model.info.version,
+            'model.role': model.info.role,
+            'batch.size': n,
+          },
+        },
+        context.active(),
+      );
+      const t0 = performance.now();
+      try {
+        const out = await classifier.predictBatch(texts);
+        metrics?.inferred(model.info, (performance.now() - t0) / 1000, n);
+        return out;
+      } catch (err) {
+        span?.recordException(err as Error);
+        span?.setStatus({ code: SpanStatusCode.ERROR });
+        throw err;
+      } finally {
+        span?.end();
+      }
+    },
+    recordOne(request, predictionId, model, text, p) {
       metrics?.predicted(model.info, p.label, p.proba, text.length);
       if (businessLine) {
         businessLine({
@@ -94,18 +135,19 @@ export function createPredictionRecorder(opts: {
           label: p.label,
           proba: p.proba,
           user_id_hash: userIdHash(request, logs),
+          prediction_id: predictionId === request.id ? undefined : predictionId,
         });
       }
       payload(request, model, text, p);
-      sink?.observe(request.id, 0, model, text, p);
+      sink?.observe(predictionId, 0, model, text, p);
     },
-    recordMany(request, model, texts, ps) {
+    recordMany(request, predictionId, model, texts, ps) {
       const labels: Record<string, number> = {};
       for (let i = 0; i < ps.length; i++) {
         metrics?.predicted(model.info, ps[i].label, ps[i].proba, texts[i].length);
         labels[ps[i].label] = (labels[ps[i].label] ?? 0) + 1;
         payload(request, model, texts[i], ps[i]);
-        sink?.observe(request.id, i, model, texts[i], ps[i]);
+        sink?.observe(predictionId, i, model, texts[i], ps[i]);
       }
       if (businessLine) {
         businessLine({
@@ -116,6 +158,7 @@ export function createPredictionRecorder(opts: {
           batch_size: ps.length,
           labels,
           user_id_hash: userIdHash(request, logs),
+          prediction_id: predictionId === request.id ? undefined : predictionId,
         });
       }
     },

@@ -3,6 +3,7 @@
 // from the drift window — never per request. Store counters change once per batch, not per record.
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { SizeBudget } from '../store/budget.ts';
 import type { StoreHealth } from '../store/health.ts';
 import type { PurgeCounts } from '../store/types.ts';
 import { DROP_REASONS, type StoreWriter, type WriterEvents } from '../store/writer.ts';
@@ -20,13 +21,15 @@ export type QualityMetricsSources = {
   writer: StoreWriter | undefined;
   health: StoreHealth | undefined;
   quality: QualityMonitor | undefined;
+  /** Read at scrape time: the last size measurement, never a query per scrape. */
+  budget: SizeBudget | undefined;
   drift: () => DriftReport | undefined;
 };
 
 export type QualityMetricEvents = {
   writer: WriterEvents;
   feedback(status: 'recorded' | 'updated' | 'unchanged', delaySeconds: number | undefined): void;
-  retentionDeleted(kind: keyof PurgeCounts, rows: number): void;
+  retentionDeleted(kind: keyof PurgeCounts | 'size_budget', rows: number): void;
 };
 
 export function registerQualityMetrics(registry: Registry, src: QualityMetricsSources): QualityMetricEvents {
@@ -52,19 +55,36 @@ export function registerQualityMetrics(registry: Registry, src: QualityMetricsSo
       },
     });
     new Gauge({
+      name: 'msgcls_store_size_bytes',
+      help: 'Bytes the store tables hold (live data), measured every minute; compare with msgcls_store_size_budget_bytes.',
+      registers,
+      collect() {
+        const u = src.budget?.latest();
+        if (u !== undefined) this.set(u.bytes);
+      },
+    });
+    new Gauge({
+      name: 'msgcls_store_size_budget_bytes',
+      help: 'STORE_MAX_MB in bytes: past 90 % of it the oldest prediction records are deleted (0: no bound).',
+      registers,
+      collect() {
+        this.set(src.budget?.maxBytes ?? 0);
+      },
+    });
+    new Gauge({
       name: 'msgcls_store_up',
-      help: 'Whether the last operation on the store succeeded (1) or failed (0: degraded).',
+      help: 'Whether the last operation on the store succeeded (1) or failed (0: degraded). Records dropped while it works are msgcls_store_dropped_records_total.',
       labelNames: ['backend'],
       registers,
       collect() {
         this.reset();
-        this.labels(src.backend ?? '').set(health.status === 'ok' ? 1 : 0);
+        this.labels(src.backend ?? '').set(health.up ? 1 : 0);
       },
     });
   }
   const written = new Counter({
     name: 'msgcls_store_written_records_total',
-    help: 'Prediction records committed to the store.',
+    help: 'Prediction records committed to the store (rows really inserted).',
     registers,
   });
   const dropped = new Counter({
@@ -98,7 +118,7 @@ export function registerQualityMetrics(registry: Registry, src: QualityMetricsSo
   });
   const retention = new Counter({
     name: 'msgcls_retention_deleted_rows_total',
-    help: 'Rows removed by retention: payload (anonymised texts blanked), predictions, feedback.',
+    help: 'Rows removed by retention: payload (anonymised texts blanked), predictions, feedback; size_budget: oldest predictions deleted to keep STORE_MAX_MB.',
     labelNames: ['kind'],
     registers,
   });
@@ -107,7 +127,7 @@ export function registerQualityMetrics(registry: Registry, src: QualityMetricsSo
     failures.inc(0);
     for (const r of DROP_REASONS) dropped.labels(r).inc(0);
     for (const r of ['recorded', 'updated', 'unchanged']) feedbackLabels.labels(r).inc(0);
-    for (const k of ['payload', 'predictions', 'feedback']) retention.labels(k).inc(0);
+    for (const k of ['payload', 'predictions', 'feedback', 'size_budget']) retention.labels(k).inc(0);
   }
 
   if (src.quality) {

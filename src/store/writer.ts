@@ -1,48 +1,80 @@
-// The prediction log's write path: a bounded in-memory queue and one batched writer.
+// The prediction log's write path: a bounded in-memory queue and a batched writer.
 //
-// The request path only appends a small record to the queue (enqueue: O(1), no I/O, never throws,
-// never waits). Every STORE_FLUSH_MS the writer takes what is queued, in batches of STORE_BATCH_SIZE
-// records, one transaction each, oldest first. When the queue is full, new records are dropped and
-// counted (reason queue_full) — /predict is never slowed down or failed by the store.
+// The request path only appends a record to the queue (enqueue: O(1), no I/O, never throws, never
+// waits). Records are copied into columnar chunks of STORE_BATCH_SIZE (one Float64Array and one
+// string array each — see PredictionBatch), so a queued record is no object of its own and a full
+// chunk is one message to the SQLite worker or one INSERT to PostgreSQL. A chunk is written as soon as
+// it is full, a partial one after STORE_FLUSH_MS; up to `concurrency` chunks are in flight at once
+// (PostgreSQL: one per pooled connection; SQLite: the next is queued in the worker while one commits).
+// When the queue is full while the store works, /predict waits (room(): up to STORE_QUEUE_WAIT_MS) for
+// the writer to make room — the writer, not the queue, sets the pace, and no record is dropped because
+// the traffic outran it for a moment. When the store fails, or the wait runs out, new records are
+// dropped and counted (reason queue_full), and the store is reported degraded while that goes on and
+// for a while after; /predict is never failed by the store.
 //
 // When a write fails the writer asks the store whether it is reachable at all:
-//   - unreachable (down, restarting, network): the batch goes back to the front of the queue and the
+//   - unreachable (down, restarting, network): the chunk goes back to the front of the queue and the
 //     writer retries with backoff (250 ms doubling to 5 s); the store is reported degraded; the queue
 //     absorbs STORE_QUEUE_SIZE records, the rest are dropped and counted; writes resume by themselves;
-//   - reachable: the batch itself was refused — it is dropped and counted (reason rejected), so that one
-//     bad batch cannot block the log forever.
-// On shutdown the queue is flushed within the shutdown deadline; what is left is counted (shutdown).
+//   - reachable: the chunk itself was refused — it is dropped and counted (reason rejected), so that
+//     one bad chunk cannot block the log forever.
+// On shutdown the queue is flushed within the shutdown deadline; what is left is counted (shutdown),
+// and so is a chunk whose write fails after close (it is not queued again).
 
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { StoreHealth } from './health.ts';
-import type { PredictionRecord, Store } from './types.ts';
+import {
+  appendRecord,
+  emptyBatch,
+  NUM_COLS,
+  type PredictionBatch,
+  type PredictionRecord,
+  STR_COLS,
+  type Store,
+  trimBatch,
+} from './types.ts';
 
 export type DropReason = 'queue_full' | 'rejected' | 'shutdown';
 export const DROP_REASONS: readonly DropReason[] = ['queue_full', 'rejected', 'shutdown'];
 
 export type WriterEvents = {
-  /** A batch was committed: how many records and how long the write took. */
+  /** A chunk was committed: how many records were written and how long the write took. */
   written?(records: number, seconds: number): void;
   dropped?(reason: DropReason, records: number): void;
   /** A write (or the migration before it) failed. */
   writeFailed?(err: unknown): void;
 };
 
-export type WriterOptions = { queueSize: number; batchSize: number; flushMs: number };
+export type WriterOptions = {
+  queueSize: number;
+  /** Longest a request waits for room in a full queue (0: never waits, records are dropped). */
+  maxWaitMs?: number;
+  batchSize: number;
+  flushMs: number;
+  /** Chunks written at once (default 1). */
+  concurrency?: number;
+};
 
 export type StoreWriter = {
-  /** Queues a record; false when the queue was full and the record was dropped (and counted). */
+  /** Copies a record into the queue; false when the queue was full and the record was dropped (and counted). */
   enqueue(record: PredictionRecord): boolean;
-  /** Records waiting (the batch being written included). */
+  /**
+   * Backpressure: undefined when `records` fit in the queue now (the fast path, no allocation); else,
+   * while the store works, a promise that resolves once they fit or after `maxWaitMs` (then they are
+   * dropped as usual). A store that fails gets no waiting: requests are not slowed by an outage.
+   */
+  room(records: number): Promise<void> | undefined;
+  /** Records waiting (those being written included). */
   depth(): number;
   readonly capacity: number;
   /** True when a record with this key is queued or being written. */
-  isPending(requestId: string, index: number): boolean;
+  isPending(predictionId: string, index: number): boolean;
   /** Writes everything queued so far, now; false when that did not finish within `timeoutMs`. */
   flush(timeoutMs: number): Promise<boolean>;
   /** Flushes within `timeoutMs`, then stops; records still queued are dropped and counted. */
   close(timeoutMs: number): Promise<{ flushed: boolean; dropped: number }>;
 };
+
+type Chunk = { seq: number; batch: PredictionBatch };
 
 const MIN_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 5000;
@@ -54,31 +86,67 @@ export function createStoreWriter(
   events: WriterEvents = {},
   migrated = false,
 ): StoreWriter {
-  let queue: PredictionRecord[] = [];
-  let inFlight: readonly PredictionRecord[] = [];
+  const concurrency = Math.max(1, opts.concurrency ?? 1);
+  const queue: Chunk[] = [];
+  let filling: Chunk | undefined;
+  let queued = 0;
+  const inFlight: Chunk[] = [];
+  let nextSeq = 0;
   let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
   let backoffMs = 0;
-  let writing = false;
+  let paused = false; // backing off after a failure
+  let pumping = false;
   let closed = false;
   let isMigrated = migrated;
-  // Records leave in FIFO order, so "everything enqueued before X is settled" is a pair of counters.
-  let enqueued = 0;
-  let settled = 0;
   let waiters: { target: number; resolve: () => void }[] = [];
-
-  const settle = (n: number) => {
-    settled += n;
-    if (waiters.length === 0) return;
-    const still: typeof waiters = [];
-    for (const w of waiters) {
-      if (settled >= w.target) w.resolve();
-      else still.push(w);
+  let roomWaiters: { records: number; resolve: () => void }[] = [];
+  const maxWaitMs = opts.maxWaitMs ?? 0;
+  const fits = (records: number) => queued + records <= opts.queueSize || (queued === 0 && records > opts.queueSize);
+  const wakeRoom = () => {
+    if (roomWaiters.length === 0) return;
+    // In arrival order: a later, smaller request does not overtake an earlier one.
+    let i = 0;
+    let reserved = 0;
+    while (i < roomWaiters.length && fits(reserved + roomWaiters[i].records)) {
+      reserved += roomWaiters[i].records;
+      roomWaiters[i].resolve();
+      i++;
     }
-    waiters = still;
+    if (i > 0) roomWaiters = roomWaiters.slice(i);
+  };
+
+  // Chunks are numbered as they are opened: "everything enqueued before X is settled" means no chunk
+  // numbered up to X's is queued or in flight (chunks may finish out of order, or go back to the queue).
+  const oldestPending = (): number => {
+    let min = queue.length > 0 ? queue[0].seq : Number.POSITIVE_INFINITY;
+    for (const c of inFlight) if (c.seq < min) min = c.seq;
+    return min;
+  };
+  const wake = () => {
+    if (waiters.length === 0) return;
+    const oldest = oldestPending();
+    waiters = waiters.filter((w) => {
+      if (oldest > w.target) {
+        w.resolve();
+        return false;
+      }
+      return true;
+    });
   };
 
   const schedule = (ms: number) => {
-    if (timer !== undefined || closed) return;
+    if (closed || queued === 0) return;
+    if (ms === 0) {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      immediate ??= setImmediate(() => {
+        immediate = undefined;
+        void pump();
+      });
+      return;
+    }
+    if (timer !== undefined || immediate !== undefined) return;
     timer = setTimeout(() => {
       timer = undefined;
       void pump();
@@ -87,49 +155,80 @@ export function createStoreWriter(
   };
 
   async function pump(): Promise<void> {
-    if (writing) return;
-    writing = true;
+    if (pumping) return;
+    pumping = true;
     try {
-      while (queue.length > 0) {
+      while (queue.length > 0 && inFlight.length < concurrency && !paused) {
         if (!isMigrated) {
           await store.migrate();
           isMigrated = true;
         }
-        const batch = queue.length <= opts.batchSize ? queue : queue.slice(0, opts.batchSize);
-        queue = batch === queue ? [] : queue.slice(opts.batchSize);
-        inFlight = batch;
-        const t0 = performance.now();
-        try {
-          await store.insertPredictions(batch);
-        } catch (err) {
-          inFlight = [];
-          if (await reachable()) {
-            // The store works but refused this batch: drop it rather than retry it forever.
-            events.writeFailed?.(err);
-            health.failed('write (batch refused)', err);
-            events.dropped?.('rejected', batch.length);
-            settle(batch.length);
-            continue;
-          }
-          queue = batch.concat(queue);
-          throw err;
-        }
-        inFlight = [];
-        events.written?.(batch.length, (performance.now() - t0) / 1000);
-        health.ok();
-        backoffMs = 0;
-        settle(batch.length);
-        // node:sqlite is synchronous: let requests in between two batches.
-        if (queue.length > 0) await yieldToLoop();
+        const chunk = queue.shift() as Chunk;
+        if (chunk === filling) filling = undefined;
+        queued -= chunk.batch.n;
+        const sent: Chunk = {
+          seq: chunk.seq,
+          batch: chunk.batch.num.length === chunk.batch.n * NUM_COLS ? chunk.batch : trimBatch(chunk.batch),
+        };
+        inFlight.push(sent);
+        void write(sent);
       }
+      wakeRoom(); // what left the queue for the store made room
     } catch (err) {
       events.writeFailed?.(err);
-      health.failed(isMigrated ? 'write' : 'migrate', err);
-      backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, backoffMs * 2));
+      health.failed('migrate', err);
+      backOff();
     } finally {
-      writing = false;
+      pumping = false;
     }
-    if (queue.length > 0) schedule(backoffMs > 0 ? backoffMs : opts.flushMs);
+  }
+
+  // Try again after a pause; a success resets it, each failure doubles it.
+  const backOff = () => {
+    if (paused) return;
+    paused = true;
+    backoffMs = Math.min(MAX_BACKOFF_MS, Math.max(MIN_BACKOFF_MS, backoffMs * 2));
+    setTimeout(() => {
+      paused = false;
+      schedule(0);
+    }, backoffMs).unref();
+  };
+
+  const finish = (c: Chunk) => {
+    inFlight.splice(inFlight.indexOf(c), 1);
+    wake();
+    wakeRoom();
+    if (queue.length > 0 && (queue.length > 1 || filling === undefined || waiters.length > 0)) schedule(0);
+    else schedule(opts.flushMs);
+  };
+
+  async function write(c: Chunk): Promise<void> {
+    const t0 = performance.now();
+    let written: number;
+    try {
+      written = await store.insertPredictions(c.batch);
+    } catch (err) {
+      events.writeFailed?.(err);
+      if (closed) {
+        // After close nothing is retried: what failed is counted, not kept.
+        events.dropped?.('shutdown', c.batch.n);
+      } else if (await reachable()) {
+        // The store works but refused this chunk: drop it rather than retry it forever.
+        health.failed('write (batch refused)', err);
+        events.dropped?.('rejected', c.batch.n);
+      } else {
+        health.failed('write', err);
+        queue.unshift(c);
+        queued += c.batch.n;
+        backOff();
+      }
+      finish(c);
+      return;
+    }
+    events.written?.(written, (performance.now() - t0) / 1000);
+    health.ok();
+    backoffMs = 0;
+    finish(c);
   }
 
   async function reachable(): Promise<boolean> {
@@ -142,8 +241,9 @@ export function createStoreWriter(
   }
 
   const flush = (timeoutMs: number): Promise<boolean> => {
-    const target = enqueued;
-    if (settled >= target) return Promise.resolve(true);
+    if (filling === undefined && queue.length === 0 && inFlight.length === 0) return Promise.resolve(true);
+    const target = nextSeq - 1;
+    filling = undefined; // what comes next goes into a new chunk: this one is written now
     return new Promise<boolean>((resolve) => {
       const deadline = setTimeout(() => {
         waiters = waiters.filter((w) => w !== waiter);
@@ -157,49 +257,83 @@ export function createStoreWriter(
         },
       };
       waiters.push(waiter);
+      wake();
       // Now, not at the next tick of the timer (nor after the backoff).
-      if (timer !== undefined) {
-        clearTimeout(timer);
-        timer = undefined;
-      }
-      void pump();
+      paused = false;
+      schedule(0);
     });
+  };
+
+  const pendingIn = (b: PredictionBatch, predictionId: string, index: number) => {
+    for (let i = 0; i < b.n; i++) {
+      if (b.str[i * STR_COLS] === predictionId && b.num[i * NUM_COLS] === index) return true;
+    }
+    return false;
   };
 
   return {
     capacity: opts.queueSize,
+    room(records) {
+      if (closed || maxWaitMs <= 0 || (roomWaiters.length === 0 && fits(records)) || !health.up) return undefined;
+      // Write what is queued now, partial chunk included: someone is waiting for the room.
+      filling = undefined;
+      schedule(0);
+      return new Promise<void>((resolve) => {
+        const waiter = {
+          records,
+          resolve: () => {
+            clearTimeout(deadline);
+            resolve();
+          },
+        };
+        const deadline = setTimeout(() => {
+          roomWaiters = roomWaiters.filter((w) => w !== waiter);
+          resolve();
+        }, maxWaitMs);
+        roomWaiters.push(waiter);
+      });
+    },
     enqueue(record) {
-      if (closed || queue.length >= opts.queueSize) {
+      if (closed || queued >= opts.queueSize) {
         events.dropped?.(closed ? 'shutdown' : 'queue_full', 1);
+        if (!closed) health.dropped('queue_full', 1);
         return false;
       }
-      queue.push(record);
-      enqueued++;
-      if (!writing) schedule(opts.flushMs);
+      if (filling === undefined || filling.batch.n === opts.batchSize) {
+        filling = { seq: nextSeq++, batch: emptyBatch(opts.batchSize) };
+        queue.push(filling);
+      }
+      appendRecord(filling.batch, record);
+      queued++;
+      // A full chunk is written at once (on the next turn, not inside this request).
+      schedule(filling.batch.n === opts.batchSize ? 0 : opts.flushMs);
       return true;
     },
     depth() {
-      return queue.length + inFlight.length;
+      let n = queued;
+      for (const c of inFlight) n += c.batch.n;
+      return n;
     },
-    isPending(requestId, index) {
-      for (const list of [inFlight, queue]) {
-        for (let i = 0; i < list.length; i++)
-          if (list[i].requestId === requestId && list[i].index === index) return true;
-      }
+    isPending(predictionId, index) {
+      for (const c of inFlight) if (pendingIn(c.batch, predictionId, index)) return true;
+      for (const c of queue) if (pendingIn(c.batch, predictionId, index)) return true;
       return false;
     },
     flush,
     async close(timeoutMs) {
-      const flushed = timeoutMs > 0 ? await flush(timeoutMs) : settled >= enqueued;
+      const flushed = timeoutMs > 0 ? await flush(timeoutMs) : queued === 0 && inFlight.length === 0;
       closed = true;
       if (timer !== undefined) clearTimeout(timer);
+      if (immediate !== undefined) clearImmediate(immediate);
       timer = undefined;
-      const left = queue.length;
-      queue = [];
-      if (left > 0) {
-        events.dropped?.('shutdown', left);
-        settle(left);
-      }
+      immediate = undefined;
+      const left = queued;
+      queue.length = 0;
+      filling = undefined;
+      queued = 0;
+      if (left > 0) events.dropped?.('shutdown', left);
+      for (const w of roomWaiters) w.resolve();
+      roomWaiters = [];
       return { flushed, dropped: left };
     },
   };

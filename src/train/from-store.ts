@@ -15,7 +15,7 @@ import { loadClassifier, saveModel } from '../model/load.ts';
 import { createLocalRegistry, registerVersion, setAlias } from '../registry/local.ts';
 import { openStore } from '../store/open.ts';
 import type { LabelledText } from '../store/types.ts';
-import { evaluate, trainClassifier } from './train.ts';
+import { evaluate, evaluateAny, trainClassifier } from './train.ts';
 
 export type FromStoreOptions = {
   storeUrl: string;
@@ -112,7 +112,7 @@ export async function trainFromStore(opts: FromStoreOptions) {
   try {
     const ref = await createLocalRegistry(opts.registry).resolve(opts.name, { alias: opts.championAlias });
     const { classifier } = await loadClassifier(ref.dir);
-    champion = { version: ref.version, metrics: evaluate(classifier, holdout) };
+    champion = { version: ref.version, metrics: await evaluateAny(classifier, holdout) };
   } catch {
     // No champion yet (a first model): nothing to compare with.
   }

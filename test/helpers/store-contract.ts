@@ -3,23 +3,24 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createSizeBudget } from '../../src/store/budget.ts';
 import { createStoreHealth } from '../../src/store/health.ts';
-import { LATEST_VERSION, MIGRATIONS } from '../../src/store/migrations.ts';
+import { LATEST_VERSION, MIGRATIONS, MIGRATIONS_TABLE } from '../../src/store/migrations.ts';
 import { createRetention } from '../../src/store/retention.ts';
 import type { PredictionRecord, Store } from '../../src/store/types.ts';
 
 export type StoreFactory = {
   /** A new, empty store (its own file or database). */
   open(): Promise<Store>;
-  /** Runs a query directly on the store's database (not through the Store), for checks. */
+  /** Runs a statement directly on the store's database (not through the Store), for checks and set-up. */
   query(store: Store, sql: string): Promise<Record<string, unknown>[]>;
 };
 
 const DAY = 86_400_000;
 
-export function prediction(requestId: string, over: Partial<PredictionRecord> = {}): PredictionRecord {
+export function prediction(predictionId: string, over: Partial<PredictionRecord> = {}): PredictionRecord {
   return {
-    requestId,
+    predictionId,
     index: 0,
     ts: Date.now(),
     modelName: 'msg_cls',
@@ -69,6 +70,101 @@ export function storeContract(name: string, factory: StoreFactory): void {
       );
     });
 
+    test('migration 3 keeps a version-2 database: ids, predictions and labels, backfilled for the quality windows', async () => {
+      const store = await open();
+      await factory.query(store, MIGRATIONS_TABLE);
+      for (const m of MIGRATIONS.filter((x) => x.version <= 2)) {
+        for (const sql of m.statements) await factory.query(store, sql);
+        await factory.query(
+          store,
+          `INSERT INTO msgcls_schema_migrations (version, name, applied_at) VALUES (${m.version}, 'v', 0)`,
+        );
+      }
+      await factory.query(
+        store,
+        `INSERT INTO msgcls_predictions (request_id, item, ts, model_name, model_version, label)
+         VALUES ('old-1', 0, 1000, 'msg_cls', '1', 'spam'), ('old-1', 1, 1000, 'msg_cls', '1', 'ham')`,
+      );
+      await factory.query(
+        store,
+        "INSERT INTO msgcls_feedback (request_id, item, label, received_ts, updated_ts) VALUES ('old-1', 0, 'ham', 5000, 5000)",
+      );
+      assert.deepEqual(await store.migrate(), {
+        applied: MIGRATIONS.filter((m) => m.version >= 3).map((m) => m.version),
+        version: LATEST_VERSION,
+      });
+      const cells = await store.confusion({ lastN: 10 });
+      assert.deepEqual(
+        cells.map((c) => [c.modelVersion, c.predicted, c.actual, c.n, c.delaySumMs]),
+        [['1', 'spam', 'ham', 1, 4000]],
+      );
+      assert.deepEqual((await store.confusion({ sinceTs: 0 })).length, 1);
+      const out = await store.recordFeedback([{ predictionId: 'old-1', index: 1, label: 'ham' }], 9000);
+      assert.ok(out.ok);
+      assert.equal(
+        (await store.confusion({ lastN: 10 })).reduce((a, c) => a + c.n, 0),
+        2,
+      );
+    });
+
+    test('size budget: past 90 % the oldest predictions go, down to about 75 %; the newest and the labels stay', async () => {
+      const store = await open();
+      await store.migrate();
+      const now = Date.now();
+      const records: PredictionRecord[] = [];
+      for (let i = 0; i < 3000; i++) {
+        records.push(
+          prediction(`sz${String(i).padStart(5, '0')}`, { ts: now - (3000 - i) * 1000, text: 'x'.repeat(200) }),
+        );
+      }
+      await store.insertPredictions(records);
+      assert.ok((await store.recordFeedback([{ predictionId: 'sz00000', index: 0, label: 'ham' }], now)).ok);
+      const before = await store.usage();
+      assert.ok(before.bytes > 500_000, `usage ${before.bytes} bytes`);
+      assert.ok(Math.abs(before.predictions - 3000) <= 300, `estimate ${before.predictions} rows`);
+      const deleted: number[] = [];
+      const health = createStoreHealth();
+      // A budget the store is 1.5× over: it must delete about half of the predictions.
+      const budget = createSizeBudget(
+        store,
+        health,
+        { maxBytes: Math.round(before.bytes / 1.5), batch: 250 },
+        {
+          deleted: (n) => deleted.push(n),
+        },
+      );
+      const run = await budget.check();
+      assert.ok(run.deleted > 1000 && run.deleted < 3000, `deleted ${run.deleted}`);
+      assert.deepEqual(deleted, [run.deleted]);
+      const left = await factory.query(store, 'SELECT prediction_id FROM msgcls_predictions ORDER BY prediction_id');
+      assert.equal(left.length, 3000 - run.deleted);
+      assert.equal(left[left.length - 1].prediction_id, 'sz02999', 'the newest prediction is kept');
+      assert.equal(left[0].prediction_id, `sz${String(run.deleted).padStart(5, '0')}`, 'the oldest went first');
+      assert.equal((await store.confusion({ lastN: 10 })).length, 1, 'the label of a deleted prediction still counts');
+      assert.equal(budget.latest()?.bytes, run.bytes);
+      assert.equal(health.status, 'ok');
+      // Under the budget: nothing to do.
+      assert.equal((await budget.check()).deleted, 0);
+    });
+
+    test('retention stopped, then the store closed: no pass runs, and nothing flags the store degraded', async () => {
+      const store = await open();
+      await store.migrate();
+      const health = createStoreHealth();
+      const retention = createRetention(store, health, {
+        payloadDays: 14,
+        predictionsDays: 90,
+        feedbackDays: 90,
+        intervalS: 3600,
+        batch: 10,
+      });
+      await retention.stop();
+      await store.close();
+      const run = await retention.runOnce();
+      assert.equal(run.batches, 0);
+      assert.equal(health.status, 'ok', JSON.stringify(health.lastError));
+    });
+
     describe('with a migrated store', () => {
       let store: Store;
       before(async () => {
@@ -88,7 +184,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
         ]);
         const fb = await store.recordFeedback(
           ['lt1', 'lt2', 'lt3', 'lt5', 'lt6'].map((id, i) => ({
-            requestId: id,
+            predictionId: id,
             index: 0,
             label: i === 1 ? 'ham' : 'spam',
           })),
@@ -120,13 +216,11 @@ export function storeContract(name: string, factory: StoreFactory): void {
           ],
         );
         assert.ok(Number.isNaN(rows[0].values[5]), 'unknown_token_share NULL → NaN');
-        assert.equal(
-          (await store.recentFeatures({ modelName: 'rf', modelVersion: '1', sinceTs: 0, limit: 1 }))[0].ts,
-          t0 + 2,
-        );
+        const latest = await store.recentFeatures({ modelName: 'rf', modelVersion: '1', sinceTs: 0, limit: 1 });
+        assert.equal(latest[0].ts, t0 + 2);
       });
 
-      test('stores prediction records; a repeated (request id, index) keeps the first', async () => {
+      test('stores prediction records; a repeated (prediction id, index) keeps the first', async () => {
         const n = await store.insertPredictions([
           prediction('p1', { text: 'Hi <EMAIL>' }),
           prediction('p1', { index: 1, label: 'ham' }),
@@ -136,7 +230,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.equal(await store.insertPredictions([prediction('p1', { label: 'ham' })]), 0);
         const rows = await factory.query(
           store,
-          "SELECT request_id, item, label, text, unknown_token_share, text_length FROM msgcls_predictions WHERE request_id = 'p1' ORDER BY item",
+          "SELECT prediction_id, item, label, text, unknown_token_share, text_length FROM msgcls_predictions WHERE prediction_id = 'p1' ORDER BY item",
         );
         assert.equal(rows.length, 2);
         assert.equal(rows[0].label, 'spam');
@@ -146,9 +240,9 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.equal(rows[1].text, null);
         assert.deepEqual(
           await store.hasPredictions([
-            { requestId: 'p1', index: 1 },
-            { requestId: 'p1', index: 2 },
-            { requestId: 'p2', index: 0 },
+            { predictionId: 'p1', index: 1 },
+            { predictionId: 'p1', index: 2 },
+            { predictionId: 'p2', index: 0 },
           ]),
           [true, false, true],
         );
@@ -156,21 +250,21 @@ export function storeContract(name: string, factory: StoreFactory): void {
 
       test('feedback: recorded, unchanged when repeated, updated when different (latest wins)', async () => {
         await store.insertPredictions([prediction('f1', { ts: 1000 }), prediction('f2', { ts: 1000 })]);
-        let out = await store.recordFeedback([{ requestId: 'f1', index: 0, label: 'ham' }], 5000);
+        let out = await store.recordFeedback([{ predictionId: 'f1', index: 0, label: 'ham' }], 5000);
         assert.ok(out.ok);
         assert.deepEqual(
-          out.results.map((r) => [r.requestId, r.status, r.predictedAt]),
+          out.results.map((r) => [r.predictionId, r.status, r.predictedAt]),
           [['f1', 'recorded', 1000]],
         );
-        out = await store.recordFeedback([{ requestId: 'f1', index: 0, label: 'ham' }], 6000);
+        out = await store.recordFeedback([{ predictionId: 'f1', index: 0, label: 'ham' }], 6000);
         assert.ok(out.ok);
         assert.equal(out.results[0].status, 'unchanged');
-        out = await store.recordFeedback([{ requestId: 'f1', index: 0, label: 'spam' }], 7000);
+        out = await store.recordFeedback([{ predictionId: 'f1', index: 0, label: 'spam' }], 7000);
         assert.ok(out.ok);
         assert.equal(out.results[0].status, 'updated');
         const rows = await factory.query(
           store,
-          "SELECT label, received_ts, updated_ts FROM msgcls_feedback WHERE request_id = 'f1'",
+          "SELECT label, received_ts, updated_ts FROM msgcls_feedback WHERE prediction_id = 'f1'",
         );
         assert.deepEqual(
           rows.map((r) => [r.label, Number(r.received_ts), Number(r.updated_ts)]),
@@ -183,31 +277,31 @@ export function storeContract(name: string, factory: StoreFactory): void {
         await store.insertPredictions([prediction('b1'), prediction('b2')]);
         const bad = await store.recordFeedback(
           [
-            { requestId: 'b1', index: 0, label: 'ham' },
-            { requestId: 'nope', index: 0, label: 'ham' },
-            { requestId: 'b2', index: 7, label: 'ham' },
+            { predictionId: 'b1', index: 0, label: 'ham' },
+            { predictionId: 'nope', index: 0, label: 'ham' },
+            { predictionId: 'b2', index: 7, label: 'ham' },
           ],
           Date.now(),
         );
         assert.equal(bad.ok, false);
         assert.ok(!bad.ok);
         assert.deepEqual(
-          bad.unknown.map((u) => [u.requestId, u.index]),
+          bad.unknown.map((u) => [u.predictionId, u.index]),
           [
             ['nope', 0],
             ['b2', 7],
           ],
         );
         assert.deepEqual(
-          await factory.query(store, "SELECT request_id FROM msgcls_feedback WHERE request_id IN ('b1', 'b2')"),
+          await factory.query(store, "SELECT prediction_id FROM msgcls_feedback WHERE prediction_id IN ('b1', 'b2')"),
           [],
           'nothing was written',
         );
         const good = await store.recordFeedback(
           [
-            { requestId: 'b1', index: 0, label: 'ham' },
-            { requestId: 'b2', index: 0, label: 'ham' },
-            { requestId: 'b1', index: 0, label: 'spam' },
+            { predictionId: 'b1', index: 0, label: 'ham' },
+            { predictionId: 'b2', index: 0, label: 'ham' },
+            { predictionId: 'b1', index: 0, label: 'spam' },
           ],
           Date.now(),
         );
@@ -215,10 +309,10 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.equal(good.results.length, 2);
         const rows = await factory.query(
           store,
-          "SELECT request_id, label FROM msgcls_feedback WHERE request_id IN ('b1', 'b2') ORDER BY request_id",
+          "SELECT prediction_id, label FROM msgcls_feedback WHERE prediction_id IN ('b1', 'b2') ORDER BY prediction_id",
         );
         assert.deepEqual(
-          rows.map((r) => [r.request_id, r.label]),
+          rows.map((r) => [r.prediction_id, r.label]),
           [
             ['b1', 'spam'],
             ['b2', 'ham'],
@@ -240,12 +334,12 @@ export function storeContract(name: string, factory: StoreFactory): void {
         await s.insertPredictions(preds);
         // All old ones were really ham; recent: new0 spam ✓, new1 ham ✗, new2 ham ✓, new3 spam ✗.
         const fb = [
-          ...[0, 1, 2, 3].map((i) => ({ requestId: `old${i}`, index: 0, label: 'ham' })),
-          { requestId: 'new0', index: 0, label: 'spam' },
-          { requestId: 'new1', index: 0, label: 'ham' },
-          { requestId: 'new2', index: 0, label: 'ham' },
-          { requestId: 'new3', index: 0, label: 'spam' },
-          { requestId: 'v2_0', index: 0, label: 'ham' },
+          ...[0, 1, 2, 3].map((i) => ({ predictionId: `old${i}`, index: 0, label: 'ham' })),
+          { predictionId: 'new0', index: 0, label: 'spam' },
+          { predictionId: 'new1', index: 0, label: 'ham' },
+          { predictionId: 'new2', index: 0, label: 'ham' },
+          { predictionId: 'new3', index: 0, label: 'spam' },
+          { predictionId: 'v2_0', index: 0, label: 'ham' },
         ];
         assert.ok((await s.recordFeedback(fb.slice(0, 4), now - 2 * DAY + 10_000)).ok);
         assert.ok((await s.recordFeedback(fb.slice(4), now)).ok);
@@ -282,8 +376,8 @@ export function storeContract(name: string, factory: StoreFactory): void {
         for (let i = 0; i < 9; i++) rows.push(prediction(`month${i}`, { ts: now - 20 * DAY, text: 'month <EMAIL>' }));
         for (let i = 0; i < 5; i++) rows.push(prediction(`fresh${i}`, { ts: now - DAY, text: 'fresh <EMAIL>' }));
         await s.insertPredictions(rows);
-        assert.ok((await s.recordFeedback([{ requestId: 'ancient0', index: 0, label: 'ham' }], now - 95 * DAY)).ok);
-        assert.ok((await s.recordFeedback([{ requestId: 'month0', index: 0, label: 'ham' }], now - 19 * DAY)).ok);
+        assert.ok((await s.recordFeedback([{ predictionId: 'ancient0', index: 0, label: 'ham' }], now - 95 * DAY)).ok);
+        assert.ok((await s.recordFeedback([{ predictionId: 'month0', index: 0, label: 'ham' }], now - 19 * DAY)).ok);
 
         const health = createStoreHealth();
         const deleted: Record<string, number> = {};
@@ -309,16 +403,19 @@ export function storeContract(name: string, factory: StoreFactory): void {
         assert.deepEqual(deleted, { payload: 9, predictions: 23, feedback: 1 });
         assert.equal(health.status, 'ok');
 
-        const left = await factory.query(s, 'SELECT request_id, text FROM msgcls_predictions ORDER BY request_id');
+        const left = await factory.query(
+          s,
+          'SELECT prediction_id, text FROM msgcls_predictions ORDER BY prediction_id',
+        );
         assert.equal(left.length, 14);
         for (const r of left) {
-          const id = String(r.request_id);
+          const id = String(r.prediction_id);
           if (id.startsWith('month')) assert.equal(r.text, null, `${id}: payload older than 14 days`);
           else assert.equal(r.text, 'fresh <EMAIL>', `${id}: payload within 14 days is kept`);
         }
-        const fb = await factory.query(s, 'SELECT request_id FROM msgcls_feedback');
+        const fb = await factory.query(s, 'SELECT prediction_id FROM msgcls_feedback');
         assert.deepEqual(
-          fb.map((r) => r.request_id),
+          fb.map((r) => r.prediction_id),
           ['month0'],
         );
         const second = await retention.runOnce(now);

@@ -70,7 +70,8 @@ describe('health, version and docs endpoints', () => {
     assert.ok(predict.properties.text.pattern, 'blank texts are refused by the schema');
     // /feedback: one label or items, never both; labels are the served model's.
     const feedback = spec.paths['/feedback'].post.requestBody.content['application/json'].schema;
-    assert.deepEqual(feedback.oneOf[0].required, ['request_id', 'label']);
+    assert.deepEqual(feedback.oneOf[0].required, ['label']);
+    assert.deepEqual(feedback.oneOf[0].oneOf, [{ required: ['prediction_id'] }, { required: ['request_id'] }]);
     assert.deepEqual(feedback.oneOf[1].required, ['items']);
     assert.equal(feedback.additionalProperties, false);
     assert.deepEqual(feedback.properties.label.enum, ['ham', 'spam']);

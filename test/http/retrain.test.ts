@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { loadClassifier } from '../../src/model/load.ts';
-import { evaluate } from '../../src/train/train.ts';
+import { evaluateAny } from '../../src/train/train.ts';
 import { chatCorpus } from '../fixtures/chat-corpus.ts';
 import { rolloutRegistry, type TempRegistry } from '../helpers/rollout.ts';
 import { CLI, startTestServer } from '../helpers/server.ts';
@@ -80,8 +80,14 @@ describe('train --from-store', () => {
 
     // Fresh messages of the same kind, raw (as the service will see them), never seen in training.
     const fresh = chatCorpus(1000, 12).map((m) => ({ text: m.text, label: m.label }));
-    const champion = evaluate((await loadClassifier(join(reg.root, 'msg_cls', 'versions', '1'))).classifier, fresh);
-    const retrained = evaluate((await loadClassifier(join(reg.root, 'msg_cls', 'versions', '2'))).classifier, fresh);
+    const champion = await evaluateAny(
+      (await loadClassifier(join(reg.root, 'msg_cls', 'versions', '1'))).classifier,
+      fresh,
+    );
+    const retrained = await evaluateAny(
+      (await loadClassifier(join(reg.root, 'msg_cls', 'versions', '2'))).classifier,
+      fresh,
+    );
     t.diagnostic(
       `fresh chat: champion F1 ${champion.f1.toFixed(3)} accuracy ${champion.accuracy.toFixed(3)}; retrained F1 ${retrained.f1.toFixed(3)} accuracy ${retrained.accuracy.toFixed(3)}; held-out slice: ${JSON.stringify(out.holdout)}`,
     );

@@ -22,9 +22,9 @@ test('SIGKILL right after acknowledged feedback loses no acknowledged label (SQL
       const p = await postJson(`${first.url}/predict`, { text: `message number ${i}, win a prize ${i}` });
       assert.equal(p.status, 200);
       const label = i % 3 === 0 ? 'ham' : 'spam';
-      const f = await postJson(`${first.url}/feedback`, { request_id: p.json.request_id, label });
+      const f = await postJson(`${first.url}/feedback`, { prediction_id: p.json.prediction_id, label });
       assert.equal(f.status, 200, f.text);
-      acked.set(p.json.request_id, label);
+      acked.set(p.json.prediction_id, label);
     }
   } finally {
     first.proc.kill('SIGKILL');
@@ -32,9 +32,9 @@ test('SIGKILL right after acknowledged feedback loses no acknowledged label (SQL
   }
   const db = new DatabaseSync(file, { readOnly: true });
   const stored = new Map(
-    (db.prepare('SELECT request_id, label FROM msgcls_feedback').all() as { request_id: string; label: string }[]).map(
-      (r) => [r.request_id, r.label],
-    ),
+    (
+      db.prepare('SELECT prediction_id, label FROM msgcls_feedback').all() as { prediction_id: string; label: string }[]
+    ).map((r) => [r.prediction_id, r.label]),
   );
   db.close();
   for (const [id, label] of acked) assert.equal(stored.get(id), label, `acknowledged label of ${id}`);

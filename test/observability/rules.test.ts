@@ -121,6 +121,8 @@ describe('alert rules', () => {
       'MsgClsModelReloadFailing',
       'MsgClsNoPredictions',
       'MsgClsOnlineQualityLow',
+      'MsgClsStoreNearSizeBudget',
+      'MsgClsStoreRecordsDropped',
       'MsgClsStoreWritesFailing',
       'MsgClsTargetDown',
     ]);

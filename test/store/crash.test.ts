@@ -22,9 +22,9 @@ test('SIGKILL right after acknowledged feedback loses no acknowledged label (Pos
       const p = await postJson(`${first.url}/predict`, { texts: [`message ${i}`, `free prize number ${i}!!!`] });
       assert.equal(p.status, 200);
       const label = i % 3 === 0 ? 'ham' : 'spam';
-      const f = await postJson(`${first.url}/feedback`, { request_id: p.json.request_id, index: 1, label });
+      const f = await postJson(`${first.url}/feedback`, { prediction_id: p.json.prediction_id, index: 1, label });
       assert.equal(f.status, 200, f.text);
-      acked.set(p.json.request_id, label);
+      acked.set(p.json.prediction_id, label);
     }
     // One more, not awaited: it may or may not be acknowledged when the process dies.
     inFlight = postJson(`${first.url}/predict`, { text: 'last one' }).catch(() => undefined);
@@ -33,8 +33,8 @@ test('SIGKILL right after acknowledged feedback loses no acknowledged label (Pos
     await first.exited;
     await inFlight;
   }
-  const rows = await queryDb(db.url, 'SELECT request_id, item, label FROM msgcls_feedback');
-  const stored = new Map(rows.map((r) => [String(r.request_id), r]));
+  const rows = await queryDb(db.url, 'SELECT prediction_id, item, label FROM msgcls_feedback');
+  const stored = new Map(rows.map((r) => [String(r.prediction_id), r]));
   for (const [id, label] of acked) {
     assert.equal(stored.get(id)?.label, label, `acknowledged label of ${id}`);
     assert.equal(stored.get(id)?.item, 1);

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { LATEST_VERSION, MIGRATIONS } from '../../src/store/migrations.ts';
 import { migrateAtStart } from '../../src/store/open.ts';
 import { openPostgresStore } from '../../src/store/postgres.ts';
@@ -74,5 +75,49 @@ describe('PostgreSQL specifics', () => {
     const r = await migrateAtStart(store);
     assert.equal(r.ok, false);
     await store.close();
+  });
+
+  test('close() is bounded: a query stuck behind a lock does not hold the shutdown past the deadline', async () => {
+    const store = openPostgresStore(db.url, db.name, { poolSize: 2 });
+    await store.migrate();
+    await store.insertPredictions([
+      {
+        predictionId: 'stuck',
+        index: 0,
+        ts: Date.now(),
+        modelName: 'm',
+        modelVersion: '1',
+        modelRole: 'champion',
+        label: 'spam',
+        proba: 0.9,
+        score: 0.9,
+        textLength: 1,
+        tokenCount: 1,
+        digitShare: 0,
+        upperShare: 0,
+        urlCount: 0,
+        unknownTokenShare: 0,
+        text: null,
+      },
+    ]);
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE msgcls_feedback IN ACCESS EXCLUSIVE MODE');
+      const stuck = store.recordFeedback([{ predictionId: 'stuck', index: 0, label: 'ham' }], Date.now());
+      stuck.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 200)); // the feedback now waits for the lock
+      const t0 = performance.now();
+      await store.close(500);
+      const ms = performance.now() - t0;
+      assert.ok(
+        ms < 2000,
+        `close took ${ms.toFixed(0)} ms with a 500 ms deadline (before: up to the 15 s query timeout)`,
+      );
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
   });
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createStoreHealth } from '../../src/store/health.ts';
-import type { PredictionRecord, Store } from '../../src/store/types.ts';
+import { decodeBatch, type PredictionBatch, type PredictionRecord, type Store } from '../../src/store/types.ts';
 import { createStoreWriter, type DropReason } from '../../src/store/writer.ts';
 
 type Mode = 'up' | 'down' | 'refuse';
@@ -16,6 +16,10 @@ function fakeStore() {
   const batches: number[] = [];
   let mode: Mode = 'up';
   let migrations = 0;
+  let delayMs = 1;
+  let active = 0;
+  let maxActive = 0;
+  let duplicates = 0;
   const fail = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
   const store: Store = {
     backend: 'sqlite',
@@ -25,13 +29,17 @@ function fakeStore() {
       migrations++;
       return { applied: [], version: 2 };
     },
-    async insertPredictions(records) {
-      await sleep(1);
+    async insertPredictions(batch) {
+      const records = Array.isArray(batch) ? batch : decodeBatch(batch as PredictionBatch);
+      active++;
+      maxActive = Math.max(maxActive, active);
+      await sleep(delayMs);
+      active--;
       if (mode === 'down') return fail();
       if (mode === 'refuse') throw new Error('value too long');
       batches.push(records.length);
       rows.push(...records);
-      return records.length;
+      return records.length - duplicates;
     },
     async recordFeedback() {
       throw new Error('not used');
@@ -51,6 +59,12 @@ function fakeStore() {
     async purge() {
       return { payload: 0, predictions: 0, feedback: 0 };
     },
+    async deleteOldest() {
+      return 0;
+    },
+    async usage() {
+      return { bytes: 0, predictions: rows.length };
+    },
     async ping() {
       if (mode === 'down') return fail();
     },
@@ -64,11 +78,18 @@ function fakeStore() {
       mode = m;
     },
     migrations: () => migrations,
+    delay: (ms: number) => {
+      delayMs = ms;
+    },
+    maxActive: () => maxActive,
+    duplicates: (n: number) => {
+      duplicates = n;
+    },
   };
 }
 
 const record = (i: number): PredictionRecord => ({
-  requestId: `r${i}`,
+  predictionId: `r${i}`,
   index: 0,
   ts: i,
   modelName: 'm',
@@ -86,16 +107,32 @@ const record = (i: number): PredictionRecord => ({
   text: null,
 });
 
-function setup(opts: { queueSize?: number; batchSize?: number; flushMs?: number; migrated?: boolean } = {}) {
+function setup(
+  opts: {
+    queueSize?: number;
+    batchSize?: number;
+    flushMs?: number;
+    migrated?: boolean;
+    concurrency?: number;
+    dropDegradedMs?: number;
+    maxWaitMs?: number;
+  } = {},
+) {
   const fake = fakeStore();
-  const health = createStoreHealth();
+  const health = createStoreHealth(opts.dropDegradedMs);
   const dropped: Record<DropReason, number> = { queue_full: 0, rejected: 0, shutdown: 0 };
   let written = 0;
   let failures = 0;
   const writer = createStoreWriter(
     fake.store,
     health,
-    { queueSize: opts.queueSize ?? 100, batchSize: opts.batchSize ?? 10, flushMs: opts.flushMs ?? 5 },
+    {
+      queueSize: opts.queueSize ?? 100,
+      batchSize: opts.batchSize ?? 10,
+      flushMs: opts.flushMs ?? 5,
+      concurrency: opts.concurrency,
+      maxWaitMs: opts.maxWaitMs,
+    },
     {
       written: (n) => {
         written += n;
@@ -128,7 +165,7 @@ describe('store writer', () => {
     assert.equal(await s.writer.flush(5000), true);
     assert.deepEqual(s.fake.batches, [10, 10, 5]);
     assert.deepEqual(
-      s.fake.rows.map((r) => r.requestId),
+      s.fake.rows.map((r) => r.predictionId),
       Array.from({ length: 25 }, (_, i) => `r${i}`),
     );
     assert.equal(s.writer.depth(), 0);
@@ -161,10 +198,12 @@ describe('store writer', () => {
     assert.ok(s.dropped.queue_full >= 10, `dropped ${s.dropped.queue_full}`);
     s.fake.set('up');
     assert.equal(await s.writer.flush(10_000), true);
-    assert.equal(s.health.status, 'ok');
+    // The store works again, but records were dropped moments ago: still degraded, saying why.
+    assert.equal(s.health.status, 'degraded');
+    assert.match(s.health.lastError?.what ?? '', /dropped \(queue_full\)/);
     assert.equal(s.fake.rows.length + s.dropped.queue_full, 30, 'every record is written or counted as dropped');
     assert.deepEqual(
-      s.fake.rows.slice(0, 10).map((r) => r.requestId),
+      s.fake.rows.slice(0, 10).map((r) => r.predictionId),
       Array.from({ length: 10 }, (_, i) => `r${i}`),
       'oldest first, none lost',
     );
@@ -192,7 +231,7 @@ describe('store writer', () => {
     s.writer.enqueue(record(9));
     assert.equal(await s.writer.flush(5000), true);
     assert.deepEqual(
-      s.fake.rows.map((r) => r.requestId),
+      s.fake.rows.map((r) => r.predictionId),
       ['r9'],
     );
   });
@@ -204,6 +243,96 @@ describe('store writer', () => {
     assert.equal(s.writer.isPending('r1', 0), false);
     await s.writer.flush(5000);
     assert.equal(s.writer.isPending('r1', 3), false);
+  });
+
+  test('a full chunk is written at once (not after STORE_FLUSH_MS), several in flight, in order', async () => {
+    const s = setup({ batchSize: 10, flushMs: 60_000, concurrency: 3, queueSize: 1000 });
+    s.fake.delay(30);
+    for (let i = 0; i < 30; i++) s.writer.enqueue(record(i));
+    await until('three chunks written without a flush', () => s.fake.rows.length === 30, 2000);
+    assert.equal(s.fake.maxActive(), 3, 'three chunks in flight at once');
+    assert.equal(s.written(), 30);
+    for (let i = 30; i < 35; i++) s.writer.enqueue(record(i));
+    assert.equal(await s.writer.flush(5000), true, 'a partial chunk is written by flush');
+    assert.equal(s.fake.rows.length, 35);
+  });
+
+  test('counts the records really written, not the records sent', async () => {
+    const s = setup({ batchSize: 5 });
+    s.fake.duplicates(2);
+    for (let i = 0; i < 5; i++) s.writer.enqueue(record(i));
+    assert.equal(await s.writer.flush(5000), true);
+    assert.equal(s.written(), 3);
+  });
+
+  test('dropping records makes the store degraded while it lasts and for a while after', async () => {
+    const s = setup({ queueSize: 2, flushMs: 60_000, dropDegradedMs: 100 });
+    s.writer.enqueue(record(0));
+    s.writer.enqueue(record(1));
+    assert.equal(s.health.status, 'ok');
+    assert.equal(s.writer.enqueue(record(2)), false);
+    assert.equal(s.health.status, 'degraded');
+    assert.match(s.health.lastError?.message ?? '', /1 prediction records dropped/);
+    s.writer.enqueue(record(3));
+    assert.match(s.health.lastError?.message ?? '', /2 prediction records dropped/);
+    await s.writer.flush(5000);
+    assert.equal(s.health.status, 'degraded', 'still degraded right after');
+    await until('the drop window to pass', () => s.health.status === 'ok', 2000);
+  });
+
+  test('a chunk that fails after close is counted as dropped, not queued again', async () => {
+    const s = setup({ batchSize: 5, flushMs: 60_000 });
+    s.fake.delay(100);
+    for (let i = 0; i < 5; i++) s.writer.enqueue(record(i));
+    const flushing = s.writer.flush(5000);
+    await sleep(20); // the chunk is in flight
+    s.fake.set('down');
+    const closed = await s.writer.close(0);
+    assert.deepEqual(closed, { flushed: false, dropped: 0 });
+    await until('the in-flight chunk to fail', () => s.dropped.shutdown === 5, 2000);
+    assert.equal(s.writer.depth(), 0, 'nothing re-queued');
+    assert.equal(await flushing, true, 'settled: counted as dropped');
+  });
+
+  test('backpressure: a full queue makes the caller wait for the writer instead of dropping', async () => {
+    const s = setup({ queueSize: 10, batchSize: 5, flushMs: 60_000, maxWaitMs: 5000 });
+    s.fake.delay(30);
+    assert.equal(s.writer.room(5), undefined, 'room now: no promise, no waiting');
+    for (let i = 0; i < 10; i++) s.writer.enqueue(record(i));
+    let accepted = 10;
+    for (let round = 0; round < 4; round++) {
+      const wait = s.writer.room(5);
+      assert.ok(wait instanceof Promise, 'the queue is full: wait');
+      await wait;
+      for (let i = 0; i < 5; i++) assert.equal(s.writer.enqueue(record(accepted++)), true);
+    }
+    assert.equal(await s.writer.flush(5000), true);
+    assert.equal(s.fake.rows.length, 30);
+    assert.equal(s.dropped.queue_full, 0, 'nothing dropped');
+  });
+
+  test('backpressure never waits on a failing store, and waits at most maxWaitMs', async () => {
+    const down = setup({ queueSize: 2, flushMs: 60_000, maxWaitMs: 5000 });
+    down.fake.set('down');
+    down.writer.enqueue(record(0));
+    down.writer.enqueue(record(1));
+    await down.writer.flush(50);
+    await until('a failed write', () => down.failures() > 0);
+    assert.equal(down.writer.room(1), undefined, 'the store fails: drop, do not slow requests');
+
+    const slow = setup({ queueSize: 2, batchSize: 2, flushMs: 60_000, maxWaitMs: 50 });
+    slow.fake.delay(2000);
+    slow.writer.enqueue(record(0));
+    slow.writer.enqueue(record(1));
+    await sleep(20); // that chunk is being written (slowly); the next two fill the queue
+    slow.writer.enqueue(record(10));
+    slow.writer.enqueue(record(11));
+    const t0 = performance.now();
+    await slow.writer.room(1);
+    const waited = performance.now() - t0;
+    assert.ok(waited >= 40 && waited < 1500, `waited ${waited.toFixed(0)} ms`);
+    assert.equal(slow.writer.enqueue(record(2)), false, 'still full after the wait: dropped and counted');
+    assert.equal(slow.dropped.queue_full, 1);
   });
 
   test('close flushes within the deadline; what cannot be written is counted as shutdown', async () => {

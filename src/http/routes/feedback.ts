@@ -1,5 +1,7 @@
-// POST /feedback — delayed labels for earlier predictions: {"request_id", "label"} (with "index" for
-// the n-th text of a batch request, 0 by default), or {"items": [...]} for many at once.
+// POST /feedback — delayed labels for earlier predictions: {"prediction_id", "label"} (with "index"
+// for the n-th text of a batch request, 0 by default), or {"items": [...]} for many at once. The id is
+// the prediction_id that POST /predict returned; "request_id" is accepted in its place (earlier
+// clients send that back, and it equals prediction_id whenever the client sent no X-Request-Id).
 //
 //   200  every label is committed (durably: fsynced by SQLite, committed by PostgreSQL) before the answer
 //   400  malformed body, wrong types, or a label the model does not know      — nothing is written
@@ -24,16 +26,22 @@ import type { ServiceState } from '../state.ts';
 
 export type FeedbackOptions = { maxBatch: number; token: string | undefined; flushMs: number };
 
-type ItemBody = { request_id: string; index?: number; label: string };
-type FeedbackBody = { request_id?: string; index?: number; label?: string; items?: ItemBody[] };
+type ItemBody = { prediction_id?: string; request_id?: string; index?: number; label: string };
+type FeedbackBody = { prediction_id?: string; request_id?: string; index?: number; label?: string; items?: ItemBody[] };
 
 export const REQUEST_ID_PATTERN = '^[A-Za-z0-9._:@/+=-]{1,128}$';
 
 const itemProperties = {
+  prediction_id: {
+    type: 'string',
+    pattern: REQUEST_ID_PATTERN,
+    description: 'The prediction_id that POST /predict returned.',
+  },
   request_id: {
     type: 'string',
     pattern: REQUEST_ID_PATTERN,
-    description: 'The request_id that POST /predict returned (also in its X-Request-Id header).',
+    description:
+      'Accepted in place of prediction_id, for earlier clients: the request_id of a /predict call made without an X-Request-Id header (then equal to its prediction_id).',
   },
   index: {
     type: 'integer',
@@ -47,7 +55,7 @@ const itemProperties = {
 const resultSchema = {
   type: 'object',
   properties: {
-    request_id: { type: 'string' },
+    prediction_id: { type: 'string' },
     index: { type: 'integer' },
     label: { type: 'string' },
     status: {
@@ -56,8 +64,28 @@ const resultSchema = {
       description: 'recorded: first label; updated: replaced a different label; unchanged: the same label again.',
     },
   },
-  required: ['request_id', 'index', 'label', 'status'],
+  required: ['prediction_id', 'index', 'label', 'status'],
 } as const;
+
+/** The prediction an item names: prediction_id, or request_id in its place (not two different ids). */
+function idOf(it: { prediction_id?: string; request_id?: string }, where: string): string {
+  const id = it.prediction_id ?? it.request_id;
+  if (id === undefined) {
+    throw new HttpError(
+      400,
+      'missing_field',
+      `${where} has no prediction_id: send the prediction_id that POST /predict returned`,
+    );
+  }
+  if (it.prediction_id !== undefined && it.request_id !== undefined && it.request_id !== it.prediction_id) {
+    throw new HttpError(
+      400,
+      'ambiguous_request',
+      `${where} has both prediction_id and a different request_id: send only the prediction_id that POST /predict returned`,
+    );
+  }
+  return id;
+}
 
 export function feedbackRoutes(
   app: FastifyInstance,
@@ -76,17 +104,30 @@ export function feedbackRoutes(
         summary: 'Record the true label of earlier predictions (delayed labels)',
         labelsFromModel: true,
         operationId: 'postFeedback',
-        description: `Send {"request_id": "...", "label": "spam"} (add "index" for the n-th text of a batch request) or {"items": [{...}, ...]} (up to ${opts.maxBatch}). Answers 200 once every label is durably stored; all or nothing. A repeated label is a no-op; a different label for the same prediction replaces the earlier one (the latest wins).${opts.token ? ' Needs Authorization: Bearer <FEEDBACK_TOKEN>.' : ''}`,
+        description: `Send {"prediction_id": "...", "label": "spam"} (add "index" for the n-th text of a batch request) or {"items": [{...}, ...]} (up to ${opts.maxBatch}). Answers 200 once every label is durably stored; all or nothing. A repeated label is a no-op; a different label for the same prediction replaces the earlier one (the latest wins).${opts.token ? ' Needs Authorization: Bearer <FEEDBACK_TOKEN>.' : ''}`,
         body: {
           type: 'object',
           additionalProperties: false,
           // Exactly one of the two shapes: one label, or `items` (and then none of the single-label fields).
           oneOf: [
-            { title: 'One label', required: ['request_id', 'label'], not: { required: ['items'] } },
+            {
+              title: 'One label',
+              required: ['label'],
+              // One id, prediction_id or (earlier clients) request_id — not both.
+              oneOf: [{ required: ['prediction_id'] }, { required: ['request_id'] }],
+              not: { required: ['items'] },
+            },
             {
               title: 'Many labels',
               required: ['items'],
-              not: { anyOf: [{ required: ['request_id'] }, { required: ['label'] }, { required: ['index'] }] },
+              not: {
+                anyOf: [
+                  { required: ['prediction_id'] },
+                  { required: ['request_id'] },
+                  { required: ['label'] },
+                  { required: ['index'] },
+                ],
+              },
             },
           ],
           properties: {
@@ -98,7 +139,9 @@ export function feedbackRoutes(
               items: {
                 type: 'object',
                 additionalProperties: false,
-                required: ['request_id', 'label'],
+                required: ['label'],
+                // One id, prediction_id or (earlier clients) request_id — not both.
+                oneOf: [{ required: ['prediction_id'] }, { required: ['request_id'] }],
                 properties: itemProperties,
               },
             },
@@ -130,24 +173,33 @@ export function feedbackRoutes(
       let items: FeedbackItem[];
       let where: (i: number) => string;
       if (body.items !== undefined) {
-        if (body.request_id !== undefined || body.label !== undefined || body.index !== undefined) {
+        if (
+          body.prediction_id !== undefined ||
+          body.request_id !== undefined ||
+          body.label !== undefined ||
+          body.index !== undefined
+        ) {
           throw new HttpError(
             400,
             'ambiguous_request',
-            'send either one label (request_id, label) or "items", not both',
+            'send either one label (prediction_id, label) or "items", not both',
           );
         }
-        items = body.items.map((it) => ({ requestId: it.request_id, index: it.index ?? 0, label: it.label }));
+        items = body.items.map((it, i) => ({
+          predictionId: idOf(it, `body.items.${i}`),
+          index: it.index ?? 0,
+          label: it.label,
+        }));
         where = (i) => `body.items.${i}`;
       } else {
-        if (body.request_id === undefined || body.label === undefined) {
+        if ((body.prediction_id === undefined && body.request_id === undefined) || body.label === undefined) {
           throw new HttpError(
             400,
             'missing_field',
-            'send {"request_id": "<from /predict>", "label": "<true label>"} or {"items": [{"request_id": ..., "label": ...}, ...]}',
+            'send {"prediction_id": "<from /predict>", "label": "<true label>"} or {"items": [{"prediction_id": ..., "label": ...}, ...]}',
           );
         }
-        items = [{ requestId: body.request_id, index: body.index ?? 0, label: body.label }];
+        items = [{ predictionId: idOf(body, 'body'), index: body.index ?? 0, label: body.label }];
         where = () => 'body';
       }
       const labels = model.classifier.labels;
@@ -183,13 +235,13 @@ export function feedbackRoutes(
       if (!outcome.ok) {
         const shown = outcome.unknown
           .slice(0, 5)
-          .map((u) => `${JSON.stringify(u.requestId)} (index ${u.index})`)
+          .map((u) => `${JSON.stringify(u.predictionId)} (index ${u.index})`)
           .join(', ');
         const more = outcome.unknown.length > 5 ? ` and ${outcome.unknown.length - 5} more` : '';
         throw new HttpError(
           404,
           'unknown_request_id',
-          `no stored prediction for ${shown}${more}; nothing was recorded. Send the request_id (and index) that POST /predict returned. A prediction made on another instance moments ago may not be stored yet: retry after ${Math.max(1, Math.ceil((opts.flushMs * 2) / 1000))} s. Predictions older than the retention period are deleted`,
+          `no stored prediction for ${shown}${more}; nothing was recorded. Send the prediction_id (and index) that POST /predict returned. A prediction made on another instance moments ago may not be stored yet: retry after ${Math.max(1, Math.ceil((opts.flushMs * 2) / 1000))} s. Predictions older than the retention period are deleted`,
         );
       }
       const count = { recorded: 0, updated: 0, unchanged: 0 };
@@ -198,7 +250,7 @@ export function feedbackRoutes(
       return {
         ...count,
         results: outcome.results.map((r) => ({
-          request_id: r.requestId,
+          prediction_id: r.predictionId,
           index: r.index,
           label: r.label,
           status: r.status,

@@ -27,13 +27,16 @@ const healthSchema = {
     reason: { type: 'string' },
     store: {
       type: 'object',
-      description: 'The prediction and feedback store: ok, degraded (its last operation failed) or off.',
+      description:
+        'The prediction and feedback store: ok, degraded (its last operation failed, or prediction records are being dropped) or off.',
       properties: {
         status: { type: 'string', enum: ['ok', 'degraded', 'off'] },
         backend: { type: 'string' },
         location: { type: 'string' },
         queue_depth: { type: 'integer' },
         queue_capacity: { type: 'integer' },
+        size_bytes: { type: 'integer', description: 'Bytes its tables hold, at the last size check (every minute).' },
+        size_budget_bytes: { type: 'integer', description: 'STORE_MAX_MB in bytes (0: no bound).' },
         last_error: {
           type: 'object',
           properties: { what: { type: 'string' }, message: { type: 'string' }, at: { type: 'string' } },
@@ -49,6 +52,12 @@ const healthSchema = {
         version: { type: 'string' },
         alias: { type: ['string', 'null'] },
         loaded_at: { type: 'string' },
+        origin: {
+          type: 'string',
+          enum: ['registry', 'cache'],
+          description: 'cache: the registry was unreachable at start and the version comes from MODEL_CACHE_DIR',
+        },
+        origin_reason: { type: 'string' },
         reload: {
           type: 'object',
           description:
@@ -109,28 +118,35 @@ export function healthRoutes(
     {
       schema: {
         summary:
-          'Health details: model, store, uptime, version; 503 with the reason when not ready; 200 with status "degraded" when the store fails',
+          'Health details: model, store, uptime, version; 503 with the reason when not ready; 200 with status "degraded" when the store fails or prediction records are being dropped',
         response: { 200: healthSchema, 503: healthSchema },
       },
     },
     (_request, reply) => {
       const m = state.model;
       const store = storeSummary();
-      const degraded = state.phase === 'ready' && store.status === 'degraded';
+      const fromCache = state.phase === 'ready' && m?.ref.origin === 'cache';
+      const degraded = state.phase === 'ready' && (store.status === 'degraded' || fromCache);
       const body = {
         status: degraded ? 'degraded' : state.phase === 'ready' ? 'ok' : state.phase,
         reason:
           state.phase !== 'ready'
             ? state.reason
-            : degraded
-              ? `the store is failing (${store.last_error?.what ?? 'unknown'}): predictions are served but may not be recorded, feedback answers 503`
-              : undefined,
+            : fromCache
+              ? `serving version ${m?.ref.version} from the model cache: the registry is unreachable${store.status === 'degraded' ? '; the store is failing too' : ''}`
+              : degraded
+                ? store.last_error?.what.startsWith('records dropped')
+                  ? `prediction records are being dropped (${store.last_error.what}): predictions are served, not all of them are recorded`
+                  : `the store is failing (${store.last_error?.what ?? 'unknown'}): predictions are served but may not be recorded, feedback answers 503`
+                : undefined,
         store,
         model: m && {
           name: m.ref.name,
           version: m.ref.version,
           alias: m.ref.alias ?? null,
           loaded_at: m.loadedAt.toISOString(),
+          origin: m.ref.origin ?? 'registry',
+          origin_reason: m.ref.originReason,
           reload: slotStatus().find((s) => s.role === 'champion'),
         },
         uptime_s: Math.round((Date.now() - state.startedAt) / 100) / 10,

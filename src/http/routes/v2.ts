@@ -146,7 +146,7 @@ export function v2Routes(
       ready,
     );
 
-    const infer = (request: FastifyRequest<{ Params: P; Body: Buffer }>, reply: FastifyReply) => {
+    const infer = async (request: FastifyRequest<{ Params: P; Body: Buffer }>, reply: FastifyReply) => {
       // A wrong name or version is a 404 before the body is looked at.
       const named = modelFor(request.params);
       const { req, binary } = parseBody(request);
@@ -155,8 +155,8 @@ export function v2Routes(
       // Without a version in the path, the rollout decides, as for POST /predict.
       const m = acquireModel(request.params.version === undefined ? dp.route(request) : named);
       try {
-        const ps = dp.many(request, m, texts);
-        return sendInferResponse(reply, request, m, req, ps, wanted);
+        const { ps, predictionId } = await dp.many(request, m, texts);
+        return sendInferResponse(reply, request, m, req, ps, predictionId, wanted);
       } finally {
         releaseModel(m);
       }
@@ -352,6 +352,7 @@ function sendInferResponse(
   model: LoadedModel,
   req: InferRequest,
   ps: Prediction[],
+  predictionId: string,
   wanted: Wanted,
 ): FastifyReply {
   const labels = model.classifier.labels;
@@ -385,7 +386,13 @@ function sendInferResponse(
     model_name: model.info.name,
     model_version: model.info.version,
     ...(typeof req.id === 'string' ? { id: req.id } : {}),
-    parameters: { model_role: model.info.role, request_id: request.id, labels: labels.join(',') },
+    parameters: {
+      model_role: model.info.role,
+      request_id: request.id,
+      // The id to send POST /feedback labels for (item i of this batch is index i).
+      prediction_id: predictionId,
+      labels: labels.join(','),
+    },
     outputs,
   };
   if (blobs.length === 0) return reply.type('application/json; charset=utf-8').send(body);
