@@ -1,8 +1,10 @@
 // msg-cls rollout status | promote | rollback — the end of a rollout, done in the registry (through the
-// Registry interface, so the same commands work on the local registry and on MLflow). A running
-// service follows: its alias polling (MODEL_POLL_SECONDS) or POST /admin/reload picks the change up.
+// Registry interface, so the same commands work on the local registry and on MLflow, whichever the
+// service's environment configures). A running service follows: its alias polling
+// (MODEL_POLL_SECONDS) or POST /admin/reload picks the change up.
 
-import { createLocalRegistry } from '../registry/local.ts';
+import { loadConfig } from '../config.ts';
+import { openRegistry } from '../registry/open.ts';
 import type { Registry } from '../registry/types.ts';
 import { CliError, type Command, printJson, str, UsageError } from './args.ts';
 
@@ -20,7 +22,8 @@ const HELP = `
   --url URL                the running service, e.g. http://localhost:8000 (its ADMIN_TOKEN from
                            the environment is sent when set)
   --force                  promote even when the verdict does not say promote
-  --registry DIR           model registry (env MODEL_REGISTRY, default ./models)
+  --registry DIR           local model registry (env MODEL_REGISTRY, default ./models); without it,
+                           the MLflow Model Registry when MLFLOW_TRACKING_URI is set
 
 The service follows the aliases at its next poll (MODEL_POLL_SECONDS) or at once on POST /admin/reload.`;
 
@@ -71,10 +74,17 @@ export const rolloutCommand: Command = {
       throw new UsageError('say what to do: `msg-cls rollout status`, `rollout promote` or `rollout rollback`');
     }
     if (positionals.length > 1) throw new UsageError(`unexpected arguments: ${positionals.slice(1).join(' ')}`);
-    const registry = createLocalRegistry(str(values, 'registry') ?? process.env.MODEL_REGISTRY ?? './models');
-    const name = str(values, 'name') ?? process.env.MODEL_NAME ?? 'msg_cls';
-    const champion = str(values, 'champion-alias') ?? process.env.MODEL_ALIAS ?? 'champion';
-    const challenger = str(values, 'challenger-alias') ?? process.env.CHALLENGER_ALIAS ?? 'challenger';
+    // The service's registry: MLflow when MLFLOW_TRACKING_URI is set (unless --registry DIR), else local.
+    const dirFlag = str(values, 'registry');
+    const config = loadConfig(dirFlag === undefined ? process.env : { ...process.env, MODEL_REGISTRY: dirFlag });
+    const registry = await openRegistry(
+      dirFlag === undefined
+        ? config
+        : { registry: config.registry, mlflow: undefined, modelCacheDir: config.modelCacheDir },
+    );
+    const name = str(values, 'name') ?? config.modelName;
+    const champion = str(values, 'champion-alias') ?? config.modelAlias;
+    const challenger = str(values, 'challenger-alias') ?? config.rollout.challengerAlias ?? 'challenger';
     const url = str(values, 'url');
     const versions = {
       champion: await aliasVersion(registry, name, champion),

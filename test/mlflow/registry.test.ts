@@ -240,6 +240,28 @@ describe('MLflow Model Registry (real mlflow server)', { timeout: 600_000 }, () 
     assert.match(again.stderr, /has no alias challenger/);
   });
 
+  test('msg-cls rollout status, rollback and promote act on the MLflow aliases', async () => {
+    assert.equal((await cli(['models', 'alias', 'msg_cls', 'challenger', '1'])).code, 0);
+    const status = await cli(['rollout', 'status']);
+    assert.equal(status.code, 0, status.stderr);
+    assert.deepEqual(status.json.versions, { champion: '1', challenger: '1' });
+    const rollback = await cli(['rollout', 'rollback']);
+    assert.equal(rollback.code, 0, rollback.stderr);
+    assert.equal(
+      (await mlflowGet('registered-models/alias?name=msg_cls&alias=challenger')).error_code,
+      'INVALID_PARAMETER_VALUE',
+    );
+    assert.equal((await cli(['models', 'alias', 'msg_cls', 'challenger', '1'])).code, 0);
+    const promote = await cli(['rollout', 'promote']);
+    assert.equal(promote.code, 0, promote.stderr);
+    assert.deepEqual(promote.json.champion, { alias: 'champion', version: '1', previous: '1' });
+    assert.equal((await mlflowGet('registered-models/alias?name=msg_cls&alias=champion')).model_version.version, '1');
+    assert.equal(
+      (await mlflowGet('registered-models/alias?name=msg_cls&alias=challenger')).error_code,
+      'INVALID_PARAMETER_VALUE',
+    );
+  });
+
   test('the service follows its alias on MLflow: a re-pointed alias is downloaded and swapped in, and back', async () => {
     const second = await cli([
       'train',
