@@ -170,7 +170,7 @@ const { values: args } = parseArgs({
     variants: {
       type: 'string',
       default:
-        'bare,service,store-off,store-sqlite,store-postgres,no-metrics,no-logs,no-dashboard,batch-store-off,batch-sqlite,batch-postgres',
+        'bare,service,store-off,store-sqlite,store-postgres,no-metrics,no-logs,no-dashboard,batch-store-off,batch-sqlite,batch-postgres,rollout-single,rollout-shadow,rollout-canary',
     },
     'postgres-url': {
       type: 'string',
