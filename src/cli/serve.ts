@@ -1,4 +1,7 @@
+import { getHeapStatistics } from 'node:v8';
+import { addedV8Flags, missingV8Flags, V8_FLAGS } from '../../bin/runtime.js';
 import { CONFIG_VARS, loadConfig } from '../config.ts';
+import type { Logs } from '../monitoring/logging.ts';
 import { ModelUnloadableError, startEventLoopWatchdog, WATCHDOG_EXIT_CODE } from '../monitoring/watchdog.ts';
 import { RegistryError } from '../registry/local.ts';
 import { createObservability, ModelLoadError, startServer } from '../server.ts';
@@ -53,6 +56,7 @@ a supervisor (Fly.io restart policy, Docker restart, systemd, Kubernetes) restar
     const config = loadConfig(env);
     const obs = await createObservability(config);
     const { logs } = obs;
+    logMemorySettings(logs.service);
 
     const fatal = (kind: string) => (err: unknown) => {
       logs.exception.fatal({ err }, `${kind}; exiting so the supervisor restarts the service`);
@@ -143,4 +147,21 @@ function explainStartupError(err: unknown, host: string, port: number): unknown 
     `cannot load the model: ${(err as Error).message ?? String(err)}\nFix or re-register the artifact (\`msg-cls train\`), or point MODEL_ALIAS/MODEL_VERSION at a good version (\`msg-cls models\`).`,
     1,
   );
+}
+
+/** Says which V8 memory settings are in effect, and warns when one is missing (RSS would double under load). */
+function logMemorySettings(logger: Logs['service']): void {
+  const settings = {
+    v8_flags: V8_FLAGS.filter((f) => !missingV8Flags().includes(f)),
+    added_by_reexec: addedV8Flags() || undefined,
+    node_options: process.env.NODE_OPTIONS || undefined,
+    heap_limit_mb: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
+  };
+  const missing = missingV8Flags();
+  if (missing.length === 0) logger.info(settings, 'V8 memory settings');
+  else
+    logger.warn(
+      { ...settings, missing },
+      `running without ${missing.join(' ')}: RSS under load may double; start with \`msg-cls serve\` (bin/msg-cls.js adds it) or add it to NODE_OPTIONS`,
+    );
 }
