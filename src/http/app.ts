@@ -2,7 +2,7 @@
 // No listening and no model loading here (src/server.ts does that), so tests can build an app
 // around any state.
 
-import { randomUUID } from 'node:crypto';
+import { randomUUIDv7 } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
@@ -43,15 +43,13 @@ export function genRequestId(req: IncomingMessage): string {
 }
 
 /**
- * A UUID version 7 (RFC 9562): 48 bits of Unix time in milliseconds, then random bits (those of a
- * random v4 UUID). Ids made later sort later, so the prediction store's index on request ids grows at
- * its end instead of being written at random places: SQLite batch writes measured 4 µs per record
- * with these ids against 19–28 µs with random ones.
+ * A UUID version 7 (RFC 9562, Node's crypto.randomUUIDv7): 48 bits of Unix time in milliseconds, then
+ * random bits. Ids made later sort later, so the prediction store's index on request ids grows at its end
+ * instead of being written at random places: SQLite batch writes measured 4 µs per record with these ids
+ * against 19–28 µs with random ones.
  */
-export function uuidV7(now = Date.now()): string {
-  const t = now.toString(16).padStart(12, '0');
-  const r = randomUUID(); // xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx; keep everything after the version digit
-  return `${t.slice(0, 8)}-${t.slice(8, 12)}-7${r.slice(15)}`;
+export function uuidV7(): string {
+  return randomUUIDv7();
 }
 
 const versionSchema = {
