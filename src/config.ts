@@ -24,6 +24,8 @@ export type Config = {
   trustProxy: boolean;
   watchdogEventLoopLimitMs: number;
   watchdogModelLoadTimeoutMs: number;
+  /** Not ready this long after start → exit 70 (a start-up step that hangs); 0 = off. */
+  watchdogStartupTimeoutMs: number;
   store: StoreConfig;
   feedbackToken: string | undefined;
   /** Bearer token for /admin/* (and the other non-public endpoints); unset = open. */
@@ -154,6 +156,12 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     default: '30000',
     description:
       'How long to keep retrying a model that fails to load (with /ready at 503 and the reason) before exiting with code 70. 0 = one attempt.',
+  },
+  {
+    name: 'WATCHDOG_STARTUP_TIMEOUT_MS',
+    default: '60000',
+    description:
+      'Exit with code 70 when the service is not ready this long after it started (store open and migration, listen, model load — a step that hangs rather than fails), so the supervisor restarts it. Above WATCHDOG_MODEL_LOAD_TIMEOUT_MS; 0 turns it off.',
   },
   {
     name: 'STORE_URL',
@@ -355,6 +363,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: bool('TRUST_PROXY'),
     watchdogEventLoopLimitMs: int('WATCHDOG_EVENT_LOOP_LIMIT_MS', 0, 3_600_000),
     watchdogModelLoadTimeoutMs: int('WATCHDOG_MODEL_LOAD_TIMEOUT_MS', 0, 3_600_000),
+    watchdogStartupTimeoutMs: int('WATCHDOG_STARTUP_TIMEOUT_MS', 0, 3_600_000),
     store: {
       ...parseStoreUrl(raw('STORE_URL'), problems),
       storeText: bool('STORE_TEXT'),
@@ -389,6 +398,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.watchdogEventLoopLimitMs > 0 && config.watchdogEventLoopLimitMs < 100) {
     problems.push(
       `WATCHDOG_EVENT_LOOP_LIMIT_MS=${config.watchdogEventLoopLimitMs} is too small: a garbage-collection pause could trip it; use at least 100, or 0 to turn the watchdog off`,
+    );
+  }
+  if (
+    problems.length === 0 &&
+    config.watchdogStartupTimeoutMs > 0 &&
+    config.watchdogStartupTimeoutMs <= config.watchdogModelLoadTimeoutMs
+  ) {
+    problems.push(
+      `WATCHDOG_STARTUP_TIMEOUT_MS=${config.watchdogStartupTimeoutMs} must be more than WATCHDOG_MODEL_LOAD_TIMEOUT_MS=${config.watchdogModelLoadTimeoutMs}: loading the model is one of the start-up steps`,
     );
   }
   if (problems.length === 0 && config.shutdownDelayMs > 0 && config.shutdownDelayMs >= config.shutdownTimeoutMs) {

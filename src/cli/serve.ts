@@ -68,14 +68,33 @@ a supervisor (Fly.io restart policy, Docker restart, systemd, Kubernetes) restar
     // A stop signal while starting (e.g. a platform giving up on a slow start): nothing is in flight yet.
     const stopWhileStarting = (signal: NodeJS.Signals) => {
       logs.service.info({ signal }, 'stopped before the service was ready');
-      logs.flush().then(() => process.exit(0));
+      logs.flush().then(() => exitEvenIfStuck(0));
     };
     process.on('SIGTERM', stopWhileStarting);
     process.on('SIGINT', stopWhileStarting);
+    // Every start-up step is bounded: one that hangs instead of failing (a store that never answers, a
+    // model file on a stuck mount) ends in a logged exit 70 that the supervisor restarts.
+    const startupDeadline =
+      config.watchdogStartupTimeoutMs > 0
+        ? setTimeout(() => {
+            logs.exception.fatal(
+              {
+                reason: 'startup_timeout',
+                timeout_ms: config.watchdogStartupTimeoutMs,
+                uptime_ms: Math.round(process.uptime() * 1000),
+                exit_code: WATCHDOG_EXIT_CODE,
+              },
+              `not ready ${config.watchdogStartupTimeoutMs} ms after start (WATCHDOG_STARTUP_TIMEOUT_MS); exiting so the supervisor restarts the service`,
+            );
+            logs.flush().then(() => exitEvenIfStuck(WATCHDOG_EXIT_CODE));
+          }, config.watchdogStartupTimeoutMs)
+        : undefined;
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
       server = await startServer(config, obs);
+      clearTimeout(startupDeadline);
     } catch (err) {
+      clearTimeout(startupDeadline);
       const explained = explainStartupError(err, config.host, config.port);
       if (err instanceof ModelLoadError && err.cause instanceof ModelUnloadableError) {
         const gaveUp = err.cause;
@@ -164,4 +183,20 @@ function logMemorySettings(logger: Logs['service']): void {
       { ...settings, missing },
       `running without ${missing.join(' ')}: RSS under load may double; start with \`msg-cls serve\` (bin/msg-cls.js adds it) or add it to NODE_OPTIONS`,
     );
+}
+
+/**
+ * process.exit(code), unless a filesystem request is still pending: exiting joins libuv's thread pool, and a
+ * pool thread stuck in a system call (a FIFO, a hung network mount) makes the exit wait forever (measured:
+ * process.exit and process.reallyExit both hang). Then the process ends by a signal, which the kernel
+ * carries out at once — SIGTERM's default action for a requested stop, SIGKILL for a failure; supervisors
+ * see the stop or the failure either way.
+ */
+function exitEvenIfStuck(code: number): void {
+  if (process.getActiveResourcesInfo().some((r) => r.startsWith('FSReq'))) {
+    const signal = code === 0 ? 'SIGTERM' : 'SIGKILL';
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  }
+  process.exit(code);
 }

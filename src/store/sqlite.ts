@@ -10,10 +10,10 @@
 // (./sqlite-checkpointer.js), not inside a commit on the event loop; SQLite's own automatic checkpoint
 // stays as a fallback at a larger WAL size (WAL_FALLBACK_PAGES).
 
-import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
+import { makeDirs } from './make-dirs.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
   type ConfusionCell,
@@ -42,7 +42,7 @@ export function openSqliteStore(path: string): Store {
   const file = resolve(path);
   let db: DatabaseSync;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirs(dirname(file));
     db = new DatabaseSync(file, { timeout: 5000 });
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
