@@ -5,6 +5,7 @@
 // TypeScript type-stripping results, in NODE_COMPILE_CACHE or the OS temp dir) before the sources load,
 // which roughly halves start-up time after the first run. The shebang carries the flags so that running
 // the installed `msg-cls` needs no re-execution.
+import { existsSync } from 'node:fs';
 import module from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { nodeVersionProblem, reexecWithV8Flags } from './runtime.js';
@@ -17,6 +18,8 @@ if (problem !== undefined) {
 const args = process.argv.slice(2);
 if (!(args[0] === 'serve' && reexecWithV8Flags(fileURLToPath(import.meta.url), args))) {
   module.enableCompileCache?.();
-  const { main } = await import('../src/cli/main.ts');
+  // The repository runs its TypeScript; the npm package ships it compiled (scripts/pack.ts).
+  const source = new URL('../src/cli/main.ts', import.meta.url);
+  const { main } = await import(existsSync(source) ? source.href : '../src/cli/main.js');
   process.exitCode = await main(args);
 }

@@ -1,6 +1,8 @@
 // All configuration comes from the environment, is read here once at start, and is validated as a
 // whole: the process either gets a complete, valid Config or stops with every problem listed.
 
+import { defaultRegistry } from './registry/default.ts';
+
 export type Config = {
   port: number;
   host: string;
@@ -89,7 +91,12 @@ export type ConfigVar = {
 export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'PORT', default: '8000', description: 'TCP port the HTTP server listens on.' },
   { name: 'HOST', default: '0.0.0.0', description: 'Interface to bind; 0.0.0.0 is needed in containers.' },
-  { name: 'MODEL_REGISTRY', default: './models', description: 'Directory of the local model registry.' },
+  {
+    name: 'MODEL_REGISTRY',
+    default: './models',
+    description:
+      'Directory of the local model registry. Unset and without ./models: the default model bundled with msg-cls.',
+  },
   { name: 'MODEL_NAME', default: 'msg_cls', description: 'Registered model to serve.' },
   { name: 'MODEL_ALIAS', default: 'champion', description: 'Alias of the version to serve.' },
   {
@@ -345,7 +352,7 @@ export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     port: int('PORT', 0, 65535),
     host: raw('HOST'),
-    registry: raw('MODEL_REGISTRY'),
+    registry: env.MODEL_REGISTRY?.trim() ? raw('MODEL_REGISTRY') : defaultRegistry(),
     modelName: name('MODEL_NAME'),
     modelAlias: name('MODEL_ALIAS'),
     modelVersion,

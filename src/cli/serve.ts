@@ -117,12 +117,17 @@ a supervisor (Fly.io restart policy, Docker restart, systemd, Kubernetes) restar
       logs,
     );
     return new Promise<number>((resolve) => {
+      let firstSignalAt = 0;
       const onSignal = (signal: NodeJS.Signals) => {
         if (server.state.phase === 'stopping') {
+          // Ctrl-C under `npm start` arrives twice: from the terminal and forwarded by npm. Only a signal
+          // sent on purpose later (an impatient second Ctrl-C) means "now".
+          if (performance.now() - firstSignalAt < 1000) return;
           logs.service.warn({ signal }, 'second stop signal: exiting now');
           logs.flush().then(() => process.exit(1));
           return;
         }
+        firstSignalAt = performance.now();
         server.stop(`received ${signal}`).then(async ({ drained }) => {
           await watchdog.stop();
           logs.service.info({ drained }, 'stopped');
@@ -186,14 +191,16 @@ function logMemorySettings(logger: Logs['service']): void {
 }
 
 /**
- * process.exit(code), unless a filesystem request is still pending: exiting joins libuv's thread pool, and a
- * pool thread stuck in a system call (a FIFO, a hung network mount) makes the exit wait forever (measured:
- * process.exit and process.reallyExit both hang). Then the process ends by a signal, which the kernel
- * carries out at once — SIGTERM's default action for a requested stop, SIGKILL for a failure; supervisors
- * see the stop or the failure either way.
+ * process.exit(code) — once no filesystem request is pending, or by a signal when one stays pending for
+ * half a second: exiting joins libuv's thread pool, and a pool thread stuck in a system call (a FIFO, a hung
+ * network mount) makes the exit wait forever (measured: process.exit and process.reallyExit both hang).
+ * A signal's default action is carried out by the kernel at once — SIGTERM for a requested stop, SIGKILL
+ * for a failure; supervisors see the stop or the failure either way.
  */
-function exitEvenIfStuck(code: number): void {
-  if (process.getActiveResourcesInfo().some((r) => r.startsWith('FSReq'))) {
+async function exitEvenIfStuck(code: number): Promise<void> {
+  const fsPending = () => process.getActiveResourcesInfo().some((r) => r.startsWith('FSReq'));
+  for (let waited = 0; fsPending() && waited < 500; waited += 10) await new Promise((r) => setTimeout(r, 10));
+  if (fsPending()) {
     const signal = code === 0 ? 'SIGTERM' : 'SIGKILL';
     process.removeAllListeners(signal);
     process.kill(process.pid, signal);

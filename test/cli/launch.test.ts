@@ -2,9 +2,9 @@
 // launcher (issue 8), and `npm start` stopping with exit 0 (issue 12.13).
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { missingV8Flags, nodeVersionProblem, V8_FLAGS } from '../../bin/runtime.js';
 import { CLI, ROOT, spawnCli } from '../helpers/server.ts';
@@ -33,10 +33,11 @@ describe('Node.js version', () => {
     assert.equal(bin.status, 1);
     assert.match(bin.stderr, /^msg-cls needs Node\.js 24\.16 or newer \(found 2\d\.\d+\.\d+\)/);
     assert.doesNotMatch(bin.stderr, /ERR_UNKNOWN_FILE_EXTENSION/);
-    // npm itself under the old Node (its shebang finds `node` first in PATH).
-    const env = { ...process.env, PATH: `/usr/bin:/bin`, STORE_URL: 'off', PORT: '0' };
+    // npm itself under the old Node, with only the old Node in PATH for the scripts' `node`.
+    const npmCli = realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim());
+    const env = { ...process.env, PATH: `${dirname(NODE20)}:/bin`, STORE_URL: 'off', PORT: '0' };
     for (const script of ['start', 'test']) {
-      const r = spawnSync('npm', ['run', '-s', script], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+      const r = spawnSync(NODE20, [npmCli, 'run', '-s', script], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
       assert.equal(r.status, 1, `npm ${script}: ${r.stderr}`);
       assert.match(r.stderr, /msg-cls needs Node\.js 24\.16 or newer \(found 2\d\./, `npm ${script}`);
       assert.doesNotMatch(r.stderr, /ERR_UNKNOWN_FILE_EXTENSION/);
