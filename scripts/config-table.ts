@@ -1,5 +1,5 @@
 // Prints the README's configuration table from src/config.ts (the single source of truth), or with
-// --write replaces the table between the README's config-table markers.
+// --write replaces the table between the config-table markers of README.md and deploy/README.md.
 //
 //   node scripts/config-table.ts [--write]
 
@@ -26,8 +26,11 @@ export function withTable(readme: string): string {
 
 if (import.meta.main) {
   if (process.argv.includes('--write')) {
-    const path = fileURLToPath(new URL('../README.md', import.meta.url));
-    await writeFile(path, withTable(await readFile(path, 'utf8')));
+    // Both READMEs carry the table (test/unit/readme.test.ts, test/deploy/manifests.test.ts check them).
+    for (const file of ['../README.md', '../deploy/README.md']) {
+      const path = fileURLToPath(new URL(file, import.meta.url));
+      await writeFile(path, withTable(await readFile(path, 'utf8')));
+    }
   } else {
     process.stdout.write(`${configTable()}\n`);
   }
