@@ -39,7 +39,7 @@ const REEXEC_MARK = 'MSG_CLS_V8_FLAGS_MISSING';
  * Re-runs this process with the missing V8 flags (`node bin/msg-cls.js serve` gives none). With
  * process.execve (Node ≥ 23.11, POSIX) the process image is replaced: same pid, same stdio, signals and
  * exit code reach the supervisor unchanged, no second process stays in memory; it costs one more Node.js
- * boot (~40 ms, bench/run.ts "cold start, re-executed"). Elsewhere a child process with inherited stdio,
+ * boot (bench/run.ts prints "cold start re-executed by the bin"). Elsewhere a child process with inherited stdio,
  * forwarded signals and the child's exit status. Returns false when nothing had to be done.
  */
 export function reexecWithV8Flags(script, args) {
