@@ -32,7 +32,9 @@ RUN npm ci --omit=dev --ignore-scripts \
       -o -name '.eslintrc*' -o -name 'eslint.config.*' -o -name '.prettierrc*' -o -name '.npmignore' \
       -o -name '.taprc' -o -name 'Makefile' \) -delete \
  && rm -f node_modules/swagger-ui-dist/swagger-ui-es-bundle*.js node_modules/swagger-ui-dist/swagger-ui.js \
-      node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js node_modules/swagger-ui-dist/log.*.txt
+      node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js node_modules/swagger-ui-dist/log.*.txt \
+ # The dashboard serves uPlot's minified browser bundle only.
+ && rm -f node_modules/uplot/dist/uPlot.cjs.js node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.iife.js
 
 COPY bin ./bin
 COPY src ./src
@@ -61,9 +63,14 @@ LABEL org.opencontainers.image.title="msg-cls" \
 # The root filesystem is read-only, so the prediction log has nowhere to go by default: the image runs
 # with STORE_URL=off. Set STORE_URL=postgres://… (several instances), or mount a writable volume and set
 # STORE_URL=sqlite:/data/msg-cls.db, to get feedback, online quality and the prediction log.
+# MALLOC_MMAP_THRESHOLD_: glibc serves allocations of 128 KiB and more (model weights, file buffers) with
+# their own mmap and gives them back to the OS when freed. Its default threshold adapts upwards after the
+# first such free, and the memory of every later model load then stays in malloc's heap: 50 hot swaps
+# took RSS from 139 to 165 MB, against 109 to 112 MB with the threshold fixed (test/leak).
 ENV NODE_ENV=production \
     NODE_COMPILE_CACHE=/app/.cache/node-compile \
     NODE_OPTIONS="--max-old-space-size-percentage=40 --max-semi-space-size=2" \
+    MALLOC_MMAP_THRESHOLD_=131072 \
     PORT=8000 \
     HOST=0.0.0.0 \
     STORE_URL=off

@@ -22,11 +22,17 @@ const sqlite = (name: string) => `sqlite:${join(TMP, `${name}.db`)}`;
 // What is loaded. `service` is the default configuration (metrics on and scraped every second as a
 // Prometheus would, access/business logs on, the prediction log in SQLite); the others switch one
 // thing off, or change the store, to price it. The store variants are compared with `store-off`.
-const VARIANTS: Record<string, { env: Record<string, string>; scrape: boolean; what: string }> = {
+const VARIANTS: Record<string, { env: Record<string, string>; scrape: boolean; watch?: boolean; what: string }> = {
   service: {
     env: { STORE_URL: sqlite('service') },
     scrape: true,
-    what: 'default config (store: SQLite); /metrics scraped every 1 s during the load',
+    watch: true,
+    what: 'default config (store: SQLite); /metrics scraped every 1 s and /dashboard/data polled every 2 s during the load',
+  },
+  'no-dashboard': {
+    env: { DASHBOARD_ENABLED: 'false', STORE_URL: sqlite('no-dashboard') },
+    scrape: true,
+    what: 'DASHBOARD_ENABLED=false (no per-second sampler, nobody watching)',
   },
   'store-off': { env: { STORE_URL: 'off' }, scrape: true, what: 'STORE_URL=off (drift still on)' },
   'store-sqlite': {
@@ -59,7 +65,10 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '2' },
     'cold-starts': { type: 'string', default: '5' },
-    variants: { type: 'string', default: 'bare,service,store-off,store-sqlite,store-postgres,no-metrics,no-logs' },
+    variants: {
+      type: 'string',
+      default: 'bare,service,store-off,store-sqlite,store-postgres,no-metrics,no-logs,no-dashboard',
+    },
     'postgres-url': {
       type: 'string',
       default: process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
@@ -267,13 +276,18 @@ async function loadWithWrk(port: number, spec: LoadSpec): Promise<Load> {
   };
 }
 
-async function load(port: number, scrape: boolean, spec: LoadSpec = DEFAULT_LOAD): Promise<Load> {
+async function load(port: number, scrape: boolean, spec: LoadSpec = DEFAULT_LOAD, watch = false): Promise<Load> {
+  let tick = 0;
+  const get = (path: string) =>
+    fetch(`http://127.0.0.1:${port}${path}`).then(
+      (r) => r.arrayBuffer(),
+      () => undefined,
+    );
   const scraper = scrape
     ? setInterval(() => {
-        fetch(`http://127.0.0.1:${port}/metrics`).then(
-          (r) => r.arrayBuffer(),
-          () => undefined,
-        );
+        get('/metrics');
+        // A person watching the dashboard polls it every 2 s.
+        if (watch && tick++ % 2 === 0) get('/dashboard/data?since=1');
       }, 1000)
     : undefined;
   if (CLIENT === 'wrk') {
@@ -343,7 +357,7 @@ for (const name of NAMES) {
 const runs: Record<string, Load[]> = Object.fromEntries(NAMES.map((n) => [n, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (const name of NAMES) {
-    const r = await load(procs[name].port, VARIANTS[name].scrape);
+    const r = await load(procs[name].port, VARIANTS[name].scrape, DEFAULT_LOAD, VARIANTS[name].watch);
     runs[name].push(r);
     log(
       `round ${round + 1} ${name.padEnd(11)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}`,

@@ -26,7 +26,7 @@ export function withTable(readme: string): string {
 
 if (import.meta.main) {
   if (process.argv.includes('--write')) {
-    // Both READMEs carry the table (test/unit/readme.test.ts, test/deploy/manifests.test.ts check them).
+    // Both READMEs carry the table, and a test checks each against src/config.ts.
     for (const file of ['../README.md', '../deploy/README.md']) {
       const path = fileURLToPath(new URL(file, import.meta.url));
       await writeFile(path, withTable(await readFile(path, 'utf8')));

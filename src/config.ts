@@ -12,6 +12,8 @@ export type Config = {
   modelAlias: string;
   /** Exact version to serve, overriding the alias (e.g. to pin a rollback). */
   modelVersion: string | undefined;
+  /** Seconds between checks of the alias for a new version (hot swap); 0 = only POST /admin/reload. */
+  modelPollSeconds: number;
   maxBatch: number;
   maxTextChars: number;
   maxBodyBytes: number;
@@ -23,6 +25,7 @@ export type Config = {
   payloadSampleRate: number;
   payloadMaxChars: number;
   metricsEnabled: boolean;
+  dashboardEnabled: boolean;
   trustProxy: boolean;
   watchdogEventLoopLimitMs: number;
   watchdogModelLoadTimeoutMs: number;
@@ -79,6 +82,8 @@ export type DriftConfig = {
   moderate: number;
   /** PSI at or above this is "drifted". */
   drifted: number;
+  /** For a model that ships no drift reference: how many first predictions make one. */
+  referenceCount: number;
 };
 
 /** One documented variable: the single source for validation, defaults and the README table. */
@@ -103,6 +108,12 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     name: 'MODEL_VERSION',
     default: '',
     description: 'Serve this exact version instead of the alias (pin or roll back).',
+  },
+  {
+    name: 'MODEL_POLL_SECONDS',
+    default: '30',
+    description:
+      'Seconds between checks of MODEL_ALIAS in the registry; a new version is loaded, warmed up and swapped in without dropping a request. 0 = never (POST /admin/reload still checks). A pinned MODEL_VERSION is never left.',
   },
   { name: 'MAX_BATCH', default: '256', description: 'Most texts accepted in one `{"texts": [...]}` request.' },
   { name: 'MAX_TEXT_CHARS', default: '20000', description: 'Longest text accepted, in characters (code points).' },
@@ -146,6 +157,12 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     description: 'Longest anonymised text kept in an ml_payload line.',
   },
   { name: 'METRICS_ENABLED', default: 'true', description: 'Serve Prometheus metrics at GET /metrics (true/false).' },
+  {
+    name: 'DASHBOARD_ENABLED',
+    default: 'true',
+    description:
+      'Serve the live dashboard at GET /dashboard (true/false); behind ADMIN_TOKEN when that is set. Its charts need METRICS_ENABLED=true.',
+  },
   {
     name: 'TRUST_PROXY',
     default: 'false',
@@ -269,6 +286,12 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     description: 'PSI from which a feature is reported as moderately drifted.',
   },
   { name: 'DRIFT_PSI', default: '0.2', description: 'PSI from which a feature is reported as drifted.' },
+  {
+    name: 'DRIFT_REFERENCE_COUNT',
+    default: '1000',
+    description:
+      'For a model version that ships no drift reference (ONNX, MLflow models): the reference is built from its first N predictions on this instance, and drift is reported from then on.',
+  },
 ];
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -356,6 +379,7 @@ export function loadConfig(env: Env = process.env): Config {
     modelName: name('MODEL_NAME'),
     modelAlias: name('MODEL_ALIAS'),
     modelVersion,
+    modelPollSeconds: int('MODEL_POLL_SECONDS', 0, 86_400),
     maxBatch: int('MAX_BATCH', 1, 100_000),
     maxTextChars: int('MAX_TEXT_CHARS', 1, 10_000_000),
     maxBodyBytes: int('MAX_BODY_BYTES', 1024, 1024 * 1024 * 1024),
@@ -367,6 +391,7 @@ export function loadConfig(env: Env = process.env): Config {
     payloadSampleRate: ratio('ML_PAYLOAD_SAMPLE_RATE'),
     payloadMaxChars: int('ML_PAYLOAD_MAX_CHARS', 0, 1_000_000),
     metricsEnabled: bool('METRICS_ENABLED'),
+    dashboardEnabled: bool('DASHBOARD_ENABLED'),
     trustProxy: bool('TRUST_PROXY'),
     watchdogEventLoopLimitMs: int('WATCHDOG_EVENT_LOOP_LIMIT_MS', 0, 3_600_000),
     watchdogModelLoadTimeoutMs: int('WATCHDOG_MODEL_LOAD_TIMEOUT_MS', 0, 3_600_000),
@@ -400,6 +425,7 @@ export function loadConfig(env: Env = process.env): Config {
       minCount: int('DRIFT_MIN_COUNT', 1, 1_000_000),
       moderate: positive('DRIFT_MODERATE_PSI'),
       drifted: positive('DRIFT_PSI'),
+      referenceCount: int('DRIFT_REFERENCE_COUNT', 10, 1_000_000),
     },
   };
   if (config.watchdogEventLoopLimitMs > 0 && config.watchdogEventLoopLimitMs < 100) {

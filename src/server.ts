@@ -1,13 +1,12 @@
 // The server lifecycle: resolve the model, listen, load and warm the model up, turn ready; and on
 // stop, turn unready, drain in-flight requests and close within the shutdown deadline.
 
-import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { createState, type LoadedModel, type ServiceState } from './http/state.ts';
-import { loadClassifier } from './model/load.ts';
+import { createModelSlot, type ModelSlot, type ReloadOutcome } from './model/slot.ts';
 import { createLogs, type Logs } from './monitoring/logging.ts';
 import { createMetrics, type Metrics } from './monitoring/metrics.ts';
 import { startTracing, type Tracing, tracingRequested } from './monitoring/tracing.ts';
@@ -55,49 +54,44 @@ export type RunningServer = {
   obs: Observability;
   /** Prediction log, feedback, online quality and drift. */
   monitoring: ModelMonitoring;
+  /** The served model: follows MODEL_ALIAS and hot-swaps (src/model/slot.ts). */
+  slot: ModelSlot;
   /** The URL the server listens on, e.g. http://127.0.0.1:8000 */
   url: string;
   /** Turns unready, stops accepting connections, waits for in-flight requests (up to the deadline). */
   stop(reason: string): Promise<{ drained: boolean }>;
 };
 
-// Warm-up inputs: exercise the featurizer's paths (ASCII, Unicode, digits, URLs) before /ready says yes.
-const WARM_UP_TEXTS = [
-  'Buy cheap iPhone now!!! Visit http://example.com/offer?id=123',
-  'Hi Anna, are we still on for lunch tomorrow at 12:30?',
-  'Réunion déplacée à jeudi — merci de confirmer. 会议改到星期四。',
-];
-
-export async function loadModel(ref: ModelRef): Promise<LoadedModel> {
-  return trace.getTracer('msg-cls').startActiveSpan('model.load', async (span) => {
-    span.setAttributes({ 'model.name': ref.name, 'model.version': ref.version, 'model.alias': ref.alias ?? '' });
-    try {
-      const { classifier, manifest } = await loadClassifier(ref.dir);
-      for (let i = 0; i < 200; i++) classifier.predict(WARM_UP_TEXTS[i % WARM_UP_TEXTS.length]);
-      return { classifier, manifest, ref, loadedAt: new Date(), info: { name: ref.name, version: ref.version } };
-    } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw err;
-    } finally {
-      span.end();
-    }
-  });
-}
+// Loading, warming up and validating a version lives with the hot-swap slot; re-exported for the CLI.
+export { loadModel } from './model/slot.ts';
 
 export async function startServer(config: Config, obs: Observability): Promise<RunningServer> {
   const { logs, metrics } = obs;
   // Resolving first makes a wrong MODEL_NAME/MODEL_ALIAS/MODEL_REGISTRY fail before we listen.
   const registry = createLocalRegistry(config.registry);
-  const ref = await registry.resolve(config.modelName, {
-    alias: config.modelAlias,
-    version: config.modelVersion,
-  });
+  const selector = { alias: config.modelAlias, version: config.modelVersion };
+  const ref = await registry.resolve(config.modelName, selector);
   const state = createState();
   // The store opens and migrates before we listen: a wrong STORE_URL fails the start; an unreachable
   // PostgreSQL does not (the store starts degraded and catches up).
   const monitoring = await startModelMonitoring(config, { logs, metrics });
-  const app = await buildApp({ config, state, logs, metrics, tracing: obs.tracing, monitoring });
+  const slot = createModelSlot({
+    registry,
+    name: config.modelName,
+    selector,
+    role: 'champion',
+    pollSeconds: config.modelPollSeconds,
+  });
+  followSlot(slot, { state, monitoring, obs });
+  const app = await buildApp({
+    config,
+    state,
+    logs,
+    metrics,
+    tracing: obs.tracing,
+    monitoring,
+    models: { reload: () => slot.reload('admin'), status: () => [slot.status()] },
+  });
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
@@ -113,9 +107,10 @@ export async function startServer(config: Config, obs: Observability): Promise<R
   );
 
   const started = performance.now();
+  let first: LoadedModel;
   try {
     // Retried while WATCHDOG_MODEL_LOAD_TIMEOUT_MS lasts; then ModelUnloadableError (serve exits 70).
-    state.model = await loadWithRetry(() => loadModel(ref), {
+    first = await loadWithRetry(() => slot.load(ref), {
       timeoutMs: config.watchdogModelLoadTimeoutMs,
       logger: logs.exception,
       onRetry: (reason) => {
@@ -130,28 +125,28 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     await monitoring.close(0);
     throw new ModelLoadError(ref, err);
   }
-  monitoring.useModel(state.model);
+  slot.install(first, 'start');
   monitoring.start();
-  metrics?.modelLoaded(state.model.info, {
-    alias: ref.alias,
-    loadedAt: state.model.loadedAt,
-    labels: state.model.classifier.labels,
-  });
   state.phase = 'ready';
   state.reason = '';
   logs.service.info(
     {
       model: { name: ref.name, version: ref.version, alias: ref.alias ?? null },
       load_ms: Math.round(performance.now() - started),
+      poll_seconds: slot.status().poll_seconds,
     },
     'model loaded; ready',
   );
+  slot.startPolling();
 
   let stopping: Promise<{ drained: boolean }> | undefined;
   const stop = (reason: string): Promise<{ drained: boolean }> => {
     stopping ??= (async () => {
       state.phase = 'stopping';
       state.reason = reason;
+      // No swap from now on; a check still running is not waited for (a slow registry must not hold
+      // up the shutdown), and what it loads is released rather than installed.
+      void slot.stop();
       logs.service.info({ reason, timeout_ms: config.shutdownTimeoutMs }, 'shutting down: draining in-flight requests');
       const stopAt = performance.now() + config.shutdownTimeoutMs;
       if (config.shutdownDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
@@ -176,5 +171,61 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     return stopping;
   };
 
-  return { app, state, obs, monitoring, url: localUrl, stop };
+  return { app, state, obs, monitoring, slot, url: localUrl, stop };
+}
+
+/**
+ * Wires the champion slot to the rest of the service: the routes serve what it installs (in the same
+ * tick as the swap), and metrics, drift and logs switch to the new version.
+ */
+function followSlot(
+  slot: ModelSlot,
+  ctx: { state: ServiceState; monitoring: ModelMonitoring; obs: Observability },
+): void {
+  const { state, monitoring, obs } = ctx;
+  const { logs, metrics } = obs;
+  const versionOf = (o: ReloadOutcome) => ('model' in o && o.model ? o.model.version : null);
+  slot.on({
+    swapped(to, from, outcome) {
+      state.model = to;
+      monitoring.useModel(to);
+      metrics?.modelLoaded(to.info, {
+        alias: to.ref.alias,
+        loadedAt: to.loadedAt,
+        labels: to.classifier.labels,
+        role: slot.role,
+      });
+      if (from === undefined) return;
+      metrics?.modelReloaded(slot.role);
+      logs.service.info(
+        {
+          role: slot.role,
+          trigger: outcome.trigger,
+          from: { version: from.ref.version },
+          model: { name: to.ref.name, version: to.ref.version, alias: to.ref.alias ?? null },
+          load_ms: outcome.load_ms,
+        },
+        `model swapped: version ${from.ref.version} → ${to.ref.version}`,
+      );
+    },
+    failed(outcome, err) {
+      metrics?.modelReloadFailed(slot.role);
+      // The registry answered with a version that would not load: that is a failed model load too.
+      if (outcome.target !== null) metrics?.modelLoadFailed();
+      logs.exception.error(
+        {
+          err,
+          role: slot.role,
+          trigger: outcome.trigger,
+          target_version: outcome.target,
+          serving_version: versionOf(outcome),
+        },
+        'model reload failed; the version being served keeps serving',
+      );
+    },
+    released(model, err) {
+      if (err) logs.exception.error({ err, model: model.info }, 'releasing a swapped-out model failed');
+      else logs.service.debug({ model: model.info }, 'swapped-out model released');
+    },
+  });
 }

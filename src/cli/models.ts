@@ -14,7 +14,8 @@ export const modelsCommand: Command = {
   --registry DIR   model registry directory (env MODEL_REGISTRY, default ./models)
   --delete         with \`alias\`: delete the alias instead of setting it
 
-A running service picks up an alias change when it restarts.`,
+A running service that follows the alias swaps to the new version within MODEL_POLL_SECONDS (default
+30 s), or at once on POST /admin/reload.`,
   options: { registry: { type: 'string' }, delete: { type: 'boolean' } },
   allowPositionals: true,
   async run(values, positionals) {

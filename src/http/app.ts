@@ -6,6 +6,7 @@ import { randomUUIDv7 } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Config } from '../config.ts';
+import { dashboardRoutes } from '../dashboard/routes.ts';
 import { type Logs, safeError } from '../monitoring/logging.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
 import { createPredictionRecorder } from '../monitoring/predictions.ts';
@@ -15,15 +16,22 @@ import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
 import { type Limits, sendError, toErrorResponse } from './errors.ts';
 import { instrument } from './instrument.ts';
 import { docsRoutes } from './openapi.ts';
+import { adminRoutes, type ModelControl } from './routes/admin.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { healthRoutes } from './routes/health.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { predictRoutes } from './routes/predict.ts';
+import { rootRoutes } from './routes/root.ts';
 import type { ServiceState } from './state.ts';
 
 export type AppOptions = {
   config: Pick<Config, 'maxBatch' | 'maxTextChars' | 'maxBodyBytes' | 'keepAliveTimeoutMs' | 'trustProxy'> &
-    Partial<Pick<Config, 'feedbackToken' | 'feedbackMaxBatch' | 'store'>>;
+    Partial<
+      Pick<
+        Config,
+        'feedbackToken' | 'feedbackMaxBatch' | 'store' | 'adminToken' | 'watchdogEventLoopLimitMs' | 'dashboardEnabled'
+      >
+    >;
   state: ServiceState;
   logs: Logs;
   /** Prometheus metrics; /metrics is not served when absent (METRICS_ENABLED=false). */
@@ -31,6 +39,8 @@ export type AppOptions = {
   tracing?: Tracing;
   /** Prediction log, feedback, online quality and drift; /feedback and /monitoring answer 503 without it. */
   monitoring?: ModelMonitoring;
+  /** Hot swap: POST /admin/reload and the reload state in /health (absent: no /admin/reload). */
+  models?: ModelControl;
 };
 
 // A caller's X-Request-Id is kept only if it is a plausible id: it ends up in logs and headers.
@@ -132,8 +142,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   docsRoutes(app, {
     title: SERVICE_NAME,
     version: SERVICE_VERSION,
-    description: 'Text classification service (spam/ham by default) with health checks and observability built in.',
+    description:
+      'Text classification service (spam/ham by default) with health checks and observability built in. Live dashboard: [/dashboard](/dashboard).',
   });
+  rootRoutes(app);
 
   // Registration order is the order in /docs: the prediction API first, then feedback and quality.
   const monitoring = opts.monitoring;
@@ -150,7 +162,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     flushMs: config.store?.flushMs ?? 200,
   });
   monitoringRoutes(app, monitoring);
-  healthRoutes(app, state, monitoring && (() => monitoring.summary()));
+  const models = opts.models;
+  healthRoutes(app, state, monitoring && (() => monitoring.summary()), models && (() => models.status()));
+  adminRoutes(app, state, opts.models, config.adminToken);
   app.get('/version', { schema: { summary: 'Service and model version', response: { 200: versionSchema } } }, () => ({
     name: SERVICE_NAME,
     version: SERVICE_VERSION,
@@ -161,6 +175,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       alias: state.model.ref.alias ?? null,
     },
   }));
+
+  if (config.dashboardEnabled !== false) {
+    dashboardRoutes(app, {
+      state,
+      metrics: opts.metrics,
+      monitoring,
+      adminToken: config.adminToken,
+      watchdogLimitMs: config.watchdogEventLoopLimitMs,
+    });
+  }
 
   if (opts.metrics) {
     const metrics = opts.metrics;

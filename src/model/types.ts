@@ -20,6 +20,11 @@ export type Classifier = {
   score(text: string): number;
   /** Full prediction for one text. */
   predict(text: string): Prediction;
+  /**
+   * Frees what the model holds outside the JavaScript heap (an ONNX session, ...). Called once, after
+   * the model was swapped out and its last in-flight request finished; the model is not used after.
+   */
+  dispose?(): void | Promise<void>;
 };
 
 /** A histogram over fixed bin edges, as recorded at training time for drift detection. */

@@ -29,6 +29,8 @@ type PredictionCells = { count: CounterCell; probability: HistogramCell };
 export type Metrics = {
   readonly registry: Registry;
   requestStarted(): void;
+  /** HTTP requests being processed right now (what http_server_active_requests shows). */
+  activeRequests(): number;
   /** One finished (or aborted) HTTP request; `route` is the route template or "unmatched". */
   requestFinished(
     method: string,
@@ -46,11 +48,19 @@ export type Metrics = {
    * A model was loaded. `model` must be the object later passed to predicted()/inferred(); its series
    * are created at zero for every label, so that rate() sees the very first prediction.
    */
+  /**
+   * A model version now serves in `role` (default `champion`): msgcls_model_info shows it in place of
+   * the role's previous version.
+   */
   modelLoaded(
     model: ModelLabels,
-    details: { alias: string | undefined; loadedAt: Date; labels: readonly string[] },
+    details: { alias: string | undefined; loadedAt: Date; labels: readonly string[]; role?: string },
   ): void;
   modelLoadFailed(): void;
+  /** A hot swap installed a new version (msgcls_model_reloads_total). */
+  modelReloaded(role: string): void;
+  /** A check for a new version failed; the old version kept serving (msgcls_model_reload_failures_total). */
+  modelReloadFailed(role: string): void;
   connectionOpened(): void;
   connectionClosed(): void;
   render(): Promise<string>;
@@ -178,6 +188,22 @@ export function createMetrics(sources: MetricSources = { droppedLogLines: () => 
   // Both series exist from the start, so `increase(...[5m]) > 0` alerts see the first failure.
   modelLoads.labels('success').inc(0);
   modelLoads.labels('failure').inc(0);
+  const modelReloads = new Counter({
+    name: 'msgcls_model_reloads_total',
+    help: 'Hot swaps: a new model version was loaded, warmed up and swapped in while serving, by role.',
+    labelNames: ['role'],
+    registers: [registry],
+  });
+  const modelReloadFailures = new Counter({
+    name: 'msgcls_model_reload_failures_total',
+    help: 'Checks for a new model version that failed (registry unreachable, load or validation failed); the old version kept serving.',
+    labelNames: ['role'],
+    registers: [registry],
+  });
+  modelReloads.labels('champion').inc(0);
+  modelReloadFailures.labels('champion').inc(0);
+  // The msgcls_model_info labels each role shows now, so that a swap replaces only its own series.
+  const infoByRole = new Map<string, string[]>();
 
   // Cells are found without building key strings: route → (status, method) for HTTP, and the model's
   // info object (one per loaded model) → label for predictions.
@@ -203,6 +229,7 @@ export function createMetrics(sources: MetricSources = { droppedLogLines: () => 
     requestStarted() {
       activeRequests++;
     },
+    activeRequests: () => activeRequests,
     requestFinished(method, route, status, seconds, reqBytes, resBytes) {
       activeRequests--;
       const mi = METHOD_INDEX.get(method) ?? METHODS.length - 1;
@@ -247,8 +274,12 @@ export function createMetrics(sources: MetricSources = { droppedLogLines: () => 
     },
     modelLoaded(model, details) {
       modelLoads.labels('success').inc();
-      modelInfo.reset();
-      modelInfo.labels(model.name, model.version, details.alias ?? '', details.loadedAt.toISOString()).set(1);
+      const role = details.role ?? 'champion';
+      const previous = infoByRole.get(role);
+      if (previous) modelInfo.remove(...previous);
+      const labels = [model.name, model.version, details.alias ?? '', details.loadedAt.toISOString()];
+      infoByRole.set(role, labels);
+      modelInfo.labels(...labels).set(1);
       const byLabel = cellsFor(model).labels;
       for (const label of details.labels) {
         if (!byLabel.has(label)) {
@@ -261,6 +292,12 @@ export function createMetrics(sources: MetricSources = { droppedLogLines: () => 
     },
     modelLoadFailed() {
       modelLoads.labels('failure').inc();
+    },
+    modelReloaded(role) {
+      modelReloads.labels(role).inc();
+    },
+    modelReloadFailed(role) {
+      modelReloadFailures.labels(role).inc();
     },
     connectionOpened() {
       openConnections++;

@@ -20,7 +20,7 @@
 //
 // Verdicts: stable below DRIFT_MODERATE_PSI (0.1), moderate below DRIFT_PSI (0.2), drifted from it.
 
-import { binIndex } from '../model/reference.ts';
+import { binIndex, referenceDistribution } from '../model/reference.ts';
 import { TEXT_STAT_NAMES } from '../model/text-stats.ts';
 import type { ReferenceDistribution } from '../model/types.ts';
 
@@ -63,15 +63,95 @@ export type FeatureDrift = {
 export type DriftReport = {
   model_name: string;
   model_version: string;
+  /**
+   * What the live window is compared with: the distributions shipped in the model artifact, or (for
+   * a version that ships none) those of its first `n` predictions on this instance.
+   */
+  reference: { source: 'shipped' | 'first_predictions'; n: number };
   window: { size: number; max_age_minutes: number; min_count: number; predictions: number };
   thresholds: DriftThresholds;
   empty_bin_share: number;
-  /** insufficient_data: fewer than min_count predictions in the window, no PSI yet. */
-  status: 'ok' | 'insufficient_data';
+  /**
+   * insufficient_data: fewer than min_count predictions in the window, no PSI yet; building_reference:
+   * the first predictions are being collected as the reference (`reference.n` of them so far).
+   */
+  status: 'ok' | 'insufficient_data' | 'building_reference';
   features: Partial<Record<DriftFeature, FeatureDrift>>;
 };
 
 export type DriftOptions = { window: number; maxAgeMinutes: number; minCount: number } & DriftThresholds;
+
+/** The usable entries of an artifact's reference (bins that match their edges). */
+function usableReference(reference: Record<string, ReferenceDistribution>): Record<string, ReferenceDistribution> {
+  const out: Record<string, ReferenceDistribution> = {};
+  for (const name of DRIFT_FEATURES) {
+    const ref = reference[name];
+    if (ref !== undefined && ref.proportions.length === ref.edges.length + 1 && ref.proportions.length < 255) {
+      out[name] = ref;
+    }
+  }
+  return out;
+}
+
+/**
+ * The drift window of one model version: against the reference its artifact ships when it has one;
+ * otherwise the first `referenceCount` predictions are collected, their decile bins become the
+ * reference, and the window starts after them (no PSI is reported until then).
+ */
+export function createModelDrift(
+  model: { name: string; version: string },
+  reference: Record<string, ReferenceDistribution> | undefined,
+  opts: DriftOptions & { referenceCount: number },
+): DriftWindow {
+  const shipped = usableReference(reference ?? {});
+  if (Object.keys(shipped).length > 0) return createDriftWindow(model, shipped, opts);
+
+  const F = DRIFT_FEATURES.length;
+  const N = opts.referenceCount;
+  let collected: Float64Array | undefined = new Float64Array(N * F);
+  let n = 0;
+  let window: DriftWindow | undefined;
+  const build = (values: Float64Array) => {
+    const built: Record<string, ReferenceDistribution> = {};
+    const column = new Float64Array(N);
+    for (let f = 0; f < F; f++) {
+      let k = 0;
+      for (let i = 0; i < N; i++) {
+        const v = values[i * F + f];
+        if (!Number.isNaN(v)) column[k++] = v;
+      }
+      // A feature this model does not provide (NaN throughout) gets no reference.
+      if (k > 0) built[DRIFT_FEATURES[f]] = referenceDistribution(column.subarray(0, k));
+    }
+    return createDriftWindow(model, built, opts, { source: 'first_predictions', n: N });
+  };
+  return {
+    modelName: model.name,
+    modelVersion: model.version,
+    observe(values, now) {
+      if (window) return window.observe(values, now);
+      const buf = collected as Float64Array;
+      for (let f = 0; f < F; f++) buf[n * F + f] = values[f];
+      if (++n === N) {
+        window = build(buf);
+        collected = undefined;
+      }
+    },
+    report(now) {
+      if (window) return window.report(now);
+      return {
+        model_name: model.name,
+        model_version: model.version,
+        reference: { source: 'first_predictions', n },
+        window: { size: opts.window, max_age_minutes: opts.maxAgeMinutes, min_count: opts.minCount, predictions: 0 },
+        thresholds: { moderate: opts.moderate, drifted: opts.drifted },
+        empty_bin_share: EMPTY_BIN_SHARE,
+        status: 'building_reference',
+        features: {},
+      };
+    },
+  };
+}
 
 export type DriftWindow = {
   readonly modelName: string;
@@ -85,12 +165,17 @@ export function createDriftWindow(
   model: { name: string; version: string },
   reference: Record<string, ReferenceDistribution>,
   opts: DriftOptions,
+  source?: DriftReport['reference'],
 ): DriftWindow {
   // Only the features the artifact has a usable reference for.
   const features = DRIFT_FEATURES.map((name, slot) => ({ name, slot, ref: reference[name] })).filter(
     (f) => f.ref !== undefined && f.ref.proportions.length === f.ref.edges.length + 1 && f.ref.proportions.length < 255,
   );
   const F = features.length;
+  const refSource = source ?? {
+    source: 'shipped' as const,
+    n: features.reduce((max, f) => Math.max(max, f.ref.n ?? 0), 0),
+  };
   const size = opts.window;
   const bins = new Uint8Array(size * F);
   const times = new Float64Array(size);
@@ -161,6 +246,7 @@ export function createDriftWindow(
       return {
         model_name: model.name,
         model_version: model.version,
+        reference: refSource,
         window: { size, max_age_minutes: opts.maxAgeMinutes, min_count: opts.minCount, predictions: used },
         thresholds: { moderate: opts.moderate, drifted: opts.drifted },
         empty_bin_share: EMPTY_BIN_SHARE,

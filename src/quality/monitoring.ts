@@ -13,7 +13,7 @@ import { migrateAtStart, openStore } from '../store/open.ts';
 import { createRetention, type Retention } from '../store/retention.ts';
 import type { FeedbackItem, FeedbackOutcome, PredictionRecord, Store } from '../store/types.ts';
 import { createStoreWriter, type StoreWriter } from '../store/writer.ts';
-import { createDriftWindow, DRIFT_FEATURES, type DriftReport, type DriftWindow } from './drift.ts';
+import { createModelDrift, DRIFT_FEATURES, type DriftReport, type DriftWindow } from './drift.ts';
 import { type QualityMetricEvents, registerQualityMetrics } from './metrics.ts';
 import { createQualityMonitor, type QualityMonitor } from './online.ts';
 
@@ -48,7 +48,10 @@ export type ModelMonitoring = {
   readonly sink: PredictionSink;
   /** The drift window of the model being served, as a report (undefined before a model is loaded). */
   drift(): DriftReport | undefined;
-  /** A model was loaded: drift is measured against its reference from now on. */
+  /**
+   * A model version now serves (at start, or after a hot swap): drift is measured on its predictions
+   * only, against the reference it ships or one built from its first predictions.
+   */
   useModel(model: LoadedModel): void;
   /** Records labels, durably; flushes this instance's queue first when a prediction is still in it. */
   submitFeedback(items: readonly FeedbackItem[]): Promise<FeedbackOutcome>;
@@ -140,7 +143,7 @@ export async function startModelMonitoring(
   const storeText = sc.storeText;
   const useModel = (model: LoadedModel) => {
     driftModel = model;
-    drift = createDriftWindow(model.info, model.manifest.reference ?? {}, config.drift);
+    drift = createModelDrift(model.info, model.manifest.reference, config.drift);
   };
   let sinkErrors = 0;
   const sink: PredictionSink = {
@@ -167,7 +170,7 @@ export async function startModelMonitoring(
       }
       const score = p.probabilities[classifier.positiveLabel] ?? Number.NaN;
       const now = Date.now();
-      if (model !== driftModel) useModel(model);
+      if (driftModel === undefined) useModel(model);
       features[0] = stats.text_length;
       features[1] = stats.token_count;
       features[2] = stats.digit_share;
@@ -175,7 +178,9 @@ export async function startModelMonitoring(
       features[4] = stats.url_count;
       features[5] = stats.unknown_token_share;
       features[6] = score;
-      drift?.observe(features, now);
+      // A request that started on the previous version and ends after a swap is stored with its
+      // version but left out of the new version's drift window.
+      if (model === driftModel) drift?.observe(features, now);
       if (writer) {
         const record: PredictionRecord = {
           requestId,

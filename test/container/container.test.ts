@@ -177,6 +177,9 @@ describe('the production image, built and run with podman', () => {
     assert.equal((await fetch(`${url}/openapi.json`)).status, 200);
     const ui = await fetch(`${url}/docs/static/swagger-ui-bundle.js`);
     assert.equal(ui.status, 200, 'the stripped Swagger UI still has what /docs serves');
+    for (const path of ['/dashboard', '/dashboard/assets/uPlot.iife.min.js', '/dashboard/assets/dashboard.js']) {
+      assert.equal((await fetch(`${url}${path}`)).status, 200, `${path} in the image`);
+    }
     await ui.arrayBuffer();
 
     const { stdout: id } = await podman(['exec', NAME, 'id', '-u']);

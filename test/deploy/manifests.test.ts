@@ -38,7 +38,13 @@ const read = (p: string) => readFileSync(join(ROOT, p), 'utf8');
 type Any = any;
 
 /** Variables the service reads (CONFIG_VARS) plus the runtime's own. */
-const KNOWN_ENV = new Set([...CONFIG_VARS.map((v) => v.name), 'NODE_ENV', 'NODE_COMPILE_CACHE', 'NODE_OPTIONS']);
+const KNOWN_ENV = new Set([
+  ...CONFIG_VARS.map((v) => v.name),
+  'NODE_ENV',
+  'NODE_COMPILE_CACHE',
+  'NODE_OPTIONS',
+  'MALLOC_MMAP_THRESHOLD_',
+]);
 const DEFAULT_SHUTDOWN_MS = loadConfig({}).shutdownTimeoutMs;
 
 function assertKnownEnv(where: string, names: string[]) {

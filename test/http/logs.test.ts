@@ -120,6 +120,8 @@ describe('logs', () => {
       ref: { name: 'broken', version: '1', alias: undefined, dir: '/nowhere' },
       loadedAt: new Date(),
       info: { name: 'broken', version: '1' },
+      inFlight: 0,
+      onIdle: undefined,
     };
     state.phase = 'ready';
     const app = await buildApp({

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { makeRegistry } from '../helpers/registry.ts';
 import { postJson, spawnServer } from '../helpers/server.ts';
 
 type OtlpSpan = {
@@ -130,6 +131,45 @@ describe('OpenTelemetry traces', () => {
     } finally {
       child.proc.kill('SIGTERM');
       await child.exited;
+    }
+  });
+
+  test('a hot swap is traced as model.reload, and inference after it carries the new version', async () => {
+    const reg = await makeRegistry([{ kind: 'bias', bias: 2 }]);
+    const child = await spawnServer({
+      MODEL_REGISTRY: reg.root,
+      MODEL_POLL_SECONDS: '0',
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    });
+    try {
+      await reg.alias('2');
+      const r = await fetch(`${child.url}/admin/reload`, { method: 'POST' });
+      assert.equal(((await r.json()) as { outcome: string }).outcome, 'swapped');
+      const reload = await waitFor(
+        () => spans.find((s) => s.name === 'model.reload' && attr(s, 'reload.outcome') === 'swapped'),
+        'the model.reload span',
+      );
+      assert.equal(attr(reload, 'reload.trigger'), 'admin');
+      assert.equal(attr(reload, 'reload.from_version'), '1');
+      assert.equal(attr(reload, 'model.version'), '2');
+      const load = await waitFor(
+        () => spans.find((s) => s.name === 'model.load' && s.parentSpanId === reload.spanId),
+        'the load of version 2 inside the reload',
+      );
+      assert.equal(attr(load, 'model.version'), '2');
+      const traceId = '5bf92f3577b34da6a3ce929d0e0e4736';
+      await postJson(`${child.url}/predict`, { text: 'hello' }, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+      const inference = await waitFor(
+        () => spans.find((s) => s.traceId === traceId && s.name === 'inference'),
+        'the inference span',
+      );
+      assert.equal(attr(inference, 'model.version'), '2');
+    } finally {
+      child.proc.kill('SIGTERM');
+      await child.exited;
+      await reg.remove();
     }
   });
 

@@ -115,6 +115,7 @@ describe('alert rules', () => {
       'MsgClsHighErrorRatio',
       'MsgClsLatencyP95High',
       'MsgClsModelLoadFailed',
+      'MsgClsModelReloadFailing',
       'MsgClsNoPredictions',
       'MsgClsOnlineQualityLow',
       'MsgClsStoreWritesFailing',

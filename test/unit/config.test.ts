@@ -75,7 +75,15 @@ describe('loadConfig', () => {
     });
     assert.equal(c.feedbackToken, undefined);
     assert.deepEqual(c.quality, { windowMinutes: 1440, windowCount: 1000, refreshS: 30 });
-    assert.deepEqual(c.drift, { window: 1000, maxAgeMinutes: 1440, minCount: 100, moderate: 0.1, drifted: 0.2 });
+    assert.deepEqual(c.drift, {
+      window: 1000,
+      maxAgeMinutes: 1440,
+      minCount: 100,
+      moderate: 0.1,
+      drifted: 0.2,
+      referenceCount: 1000,
+    });
+    assert.equal(c.modelPollSeconds, 30);
   });
 
   test('STORE_URL forms', () => {

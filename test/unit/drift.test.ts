@@ -2,7 +2,14 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createDriftWindow, DRIFT_FEATURES, EMPTY_BIN_SHARE, psi, verdict } from '../../src/quality/drift.ts';
+import {
+  createDriftWindow,
+  createModelDrift,
+  DRIFT_FEATURES,
+  EMPTY_BIN_SHARE,
+  psi,
+  verdict,
+} from '../../src/quality/drift.ts';
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) < eps, `${a} is not ${b}`);
 
@@ -103,5 +110,49 @@ describe('drift window', () => {
     assert.equal(r.window.predictions, 2);
     assert.equal(r.features.text_length?.count, 1);
     assert.equal(r.features.text_length?.psi, null, 'one value of the feature is below the minimum count');
+  });
+});
+
+describe('drift of a model version', () => {
+  const opts = { window: 10, maxAgeMinutes: 0, minCount: 5, moderate: 0.1, drifted: 0.2, referenceCount: 20 };
+  const values = (len: number) => {
+    const v = new Float64Array(DRIFT_FEATURES.length).fill(Number.NaN);
+    v[0] = len;
+    v[DRIFT_FEATURES.length - 1] = (len % 10) / 10; // the score
+    return v;
+  };
+
+  test('uses the reference the artifact ships, and says so', () => {
+    const reference = { text_length: { edges: [10, 20], proportions: [0.25, 0.5, 0.25], n: 300 } };
+    const d = createModelDrift({ name: 'm', version: '1' }, reference, opts);
+    d.observe(values(15), 0);
+    const r = d.report(0);
+    assert.deepEqual(r.reference, { source: 'shipped', n: 300 });
+    assert.equal(r.status, 'insufficient_data');
+    assert.deepEqual(Object.keys(r.features), ['text_length']);
+  });
+
+  test('without one, builds it from the first N predictions, then measures the ones after', () => {
+    const d = createModelDrift({ name: 'm', version: '2' }, {}, opts);
+    for (let i = 0; i < 19; i++) d.observe(values(i), 0);
+    let r = d.report(0);
+    assert.equal(r.status, 'building_reference');
+    assert.deepEqual(r.reference, { source: 'first_predictions', n: 19 });
+    assert.deepEqual(r.features, {});
+    d.observe(values(19), 0);
+    r = d.report(0);
+    assert.deepEqual(r.reference, { source: 'first_predictions', n: 20 });
+    assert.equal(r.window.predictions, 0, 'the reference predictions are not in the window');
+    // Features the model gives no value for (NaN throughout) get no reference.
+    assert.deepEqual(Object.keys(r.features).sort(), ['score', 'text_length']);
+    // Deciles of 0..19: edges 1, 3, 5, …, 17.
+    assert.deepEqual(r.features.text_length?.edges, [1, 3, 5, 7, 9, 11, 13, 15, 17]);
+    // The same distribution again: stable; all of it beyond the last edge: drifted.
+    for (let i = 0; i < 10; i++) d.observe(values(i * 2), 0);
+    r = d.report(0);
+    assert.equal(r.status, 'ok');
+    assert.equal(r.features.text_length?.verdict, 'stable');
+    for (let i = 0; i < 10; i++) d.observe(values(100 + i), 0);
+    assert.equal(d.report(0).features.text_length?.verdict, 'drifted');
   });
 });

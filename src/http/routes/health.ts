@@ -8,9 +8,11 @@
 // answers 200 with status "degraded" and the store's last error.
 
 import type { FastifyInstance } from 'fastify';
+import type { SlotStatus } from '../../model/slot.ts';
 import type { StoreSummary } from '../../quality/monitoring.ts';
 import { SERVICE_VERSION } from '../../version.ts';
 import type { ServiceState } from '../state.ts';
+import { reloadOutcomeSchema } from './admin.ts';
 
 const statusSchema = {
   type: 'object',
@@ -47,6 +49,27 @@ const healthSchema = {
         version: { type: 'string' },
         alias: { type: ['string', 'null'] },
         loaded_at: { type: 'string' },
+        reload: {
+          type: 'object',
+          description:
+            'Hot swap: what the service follows, how often it checks, and the last check’s outcome (a failed reload keeps the previous version serving; `last_failure` stays after later successes).',
+          properties: {
+            role: { type: 'string' },
+            follows: {
+              type: 'object',
+              properties: { alias: { type: 'string' }, version: { type: 'string' } },
+            },
+            poll_seconds: { type: 'integer' },
+            last_check_at: { type: ['string', 'null'] },
+            last_reload: { ...reloadOutcomeSchema, type: ['object', 'null'] },
+            last_failure: {
+              type: ['object', 'null'],
+              properties: { at: { type: 'string' }, target: { type: ['string', 'null'] }, error: { type: 'string' } },
+            },
+            reloads: { type: 'integer' },
+            reload_failures: { type: 'integer' },
+          },
+        },
       },
     },
     uptime_s: { type: 'number' },
@@ -59,6 +82,7 @@ export function healthRoutes(
   app: FastifyInstance,
   state: ServiceState,
   storeSummary: () => StoreSummary = () => ({ status: 'off' }),
+  slotStatus: () => SlotStatus[] = () => [],
 ): void {
   app.get(
     '/alive',
@@ -107,6 +131,7 @@ export function healthRoutes(
           version: m.ref.version,
           alias: m.ref.alias ?? null,
           loaded_at: m.loadedAt.toISOString(),
+          reload: slotStatus().find((s) => s.role === 'champion'),
         },
         uptime_s: Math.round((Date.now() - state.startedAt) / 100) / 10,
         version: SERVICE_VERSION,

@@ -78,7 +78,18 @@ const driftSchema = {
   properties: {
     model_name: { type: 'string' },
     model_version: { type: 'string' },
-    status: { type: 'string', enum: ['ok', 'insufficient_data'] },
+    status: {
+      type: 'string',
+      enum: ['ok', 'insufficient_data', 'building_reference'],
+      description:
+        'building_reference: the version ships no drift reference, and its first DRIFT_REFERENCE_COUNT predictions are being collected as one; insufficient_data: fewer than DRIFT_MIN_COUNT predictions in the window.',
+    },
+    reference: {
+      type: 'object',
+      description:
+        'What the window is compared with: `shipped` (the distributions in the model artifact, from n training or held-out inputs) or `first_predictions` (the version’s first n predictions on this instance).',
+      properties: { source: { type: 'string', enum: ['shipped', 'first_predictions'] }, n: { type: 'integer' } },
+    },
     window: {
       type: 'object',
       properties: {
@@ -130,7 +141,7 @@ export function monitoringRoutes(app: FastifyInstance, monitoring: ModelMonitori
     '/monitoring/drift',
     {
       schema: {
-        summary: 'Data drift: PSI per input feature against the model’s training reference, with a verdict',
+        summary: 'Data drift: PSI per input feature against the model version’s reference, with a verdict',
         description:
           'Over a sliding window of this instance’s recent predictions (DRIFT_WINDOW, DRIFT_MAX_AGE_MINUTES). Verdict: stable < DRIFT_MODERATE_PSI ≤ moderate < DRIFT_PSI ≤ drifted; null until the window holds DRIFT_MIN_COUNT predictions. Empty bins count as a share of `empty_bin_share`.',
         response: { 200: driftSchema, 503: errorSchema },

@@ -1,9 +1,9 @@
 // POST /predict — the hot path. One text or a batch in, label + probabilities out.
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { PredictionRecorder } from '../../monitoring/predictions.ts';
 import { errorSchema, HttpError } from '../errors.ts';
-import type { ServiceState } from '../state.ts';
+import { acquireModel, type LoadedModel, releaseModel, type ServiceState } from '../state.ts';
 
 export type PredictOptions = { maxBatch: number; maxTextChars: number };
 
@@ -75,48 +75,64 @@ export function predictRoutes(
       },
     },
     (request) => {
-      const model = state.model;
-      if (model === undefined || state.phase === 'starting') {
+      const current = state.model;
+      if (current === undefined || state.phase === 'starting') {
         throw new HttpError(
           503,
           'not_ready',
           `the model is not loaded yet (${state.reason}); retry shortly or poll /ready`,
         );
       }
-      const body = request.body;
-      if (body.text !== undefined) {
-        if (body.texts !== undefined) {
-          throw new HttpError(400, 'ambiguous_request', 'send either "text" or "texts", not both');
-        }
-        if (!NON_SPACE.test(body.text)) {
-          throw new HttpError(400, 'empty_text', 'body.text has no visible characters: send a non-empty text');
-        }
-        const p = recorder.predictOne(model, body.text);
-        recorder.recordOne(request, model, body.text, p);
-        return {
-          label: p.label,
-          proba: p.proba,
-          probabilities: p.probabilities,
-          model: model.info,
-          request_id: request.id,
-        };
+      // The request keeps this version to its end, even when a hot swap installs another meanwhile;
+      // the version is released when the answer is ready — after it settles, should inference be async.
+      const model = acquireModel(current);
+      let answer: ReturnType<typeof predict>;
+      try {
+        answer = predict(request, model);
+      } catch (err) {
+        releaseModel(model);
+        throw err;
       }
-      if (body.texts !== undefined) {
-        const texts = body.texts;
-        for (let i = 0; i < texts.length; i++) {
-          if (!NON_SPACE.test(texts[i])) {
-            throw new HttpError(400, 'empty_text', `body.texts.${i} has no visible characters: send non-empty texts`);
-          }
-        }
-        const predictions = recorder.predictMany(model, texts);
-        recorder.recordMany(request, model, texts, predictions);
-        return { predictions, model: model.info, request_id: request.id };
-      }
-      throw new HttpError(
-        400,
-        'missing_text',
-        'the body has neither "text" nor "texts": send {"text": "..."} or {"texts": ["...", ...]}',
-      );
+      if (answer instanceof Promise) return answer.finally(() => releaseModel(model));
+      releaseModel(model);
+      return answer;
     },
   );
+
+  function predict(request: FastifyRequest<{ Body: PredictBody }>, model: LoadedModel) {
+    const body = request.body;
+    if (body.text !== undefined) {
+      if (body.texts !== undefined) {
+        throw new HttpError(400, 'ambiguous_request', 'send either "text" or "texts", not both');
+      }
+      if (!NON_SPACE.test(body.text)) {
+        throw new HttpError(400, 'empty_text', 'body.text has no visible characters: send a non-empty text');
+      }
+      const p = recorder.predictOne(model, body.text);
+      recorder.recordOne(request, model, body.text, p);
+      return {
+        label: p.label,
+        proba: p.proba,
+        probabilities: p.probabilities,
+        model: model.info,
+        request_id: request.id,
+      };
+    }
+    if (body.texts !== undefined) {
+      const texts = body.texts;
+      for (let i = 0; i < texts.length; i++) {
+        if (!NON_SPACE.test(texts[i])) {
+          throw new HttpError(400, 'empty_text', `body.texts.${i} has no visible characters: send non-empty texts`);
+        }
+      }
+      const predictions = recorder.predictMany(model, texts);
+      recorder.recordMany(request, model, texts, predictions);
+      return { predictions, model: model.info, request_id: request.id };
+    }
+    throw new HttpError(
+      400,
+      'missing_text',
+      'the body has neither "text" nor "texts": send {"text": "..."} or {"texts": ["...", ...]}',
+    );
+  }
 }
