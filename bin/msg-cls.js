@@ -20,6 +20,13 @@ if (!(args[0] === 'serve' && reexecWithV8Flags(fileURLToPath(import.meta.url), a
   module.enableCompileCache?.();
   // The repository runs its TypeScript; the npm package ships it compiled (scripts/pack.ts).
   const source = new URL('../src/cli/main.ts', import.meta.url);
-  const { main } = await import(existsSync(source) ? source.href : '../src/cli/main.js');
+  const compiled = new URL('../src/cli/main.js', import.meta.url);
+  if (!existsSync(source) && !existsSync(compiled)) {
+    process.stderr.write(
+      'msg-cls: this package was packed without its compiled JavaScript: pack it with `npm pack --ignore-scripts=false` (the prepack script compiles src/)\n',
+    );
+    process.exit(1);
+  }
+  const { main } = await import(existsSync(source) ? source.href : compiled.href);
   process.exitCode = await main(args);
 }

@@ -185,7 +185,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     name: 'WATCHDOG_STARTUP_TIMEOUT_MS',
     default: '60000',
     description:
-      'Exit with code 70 when the service is not ready this long after it started (store open and migration, listen, model load — a step that hangs rather than fails), so the supervisor restarts it. Above WATCHDOG_MODEL_LOAD_TIMEOUT_MS; 0 turns it off.',
+      'Exit with code 70 when the service is not ready this long after it started (store open and migration, listen, model load — a step that hangs rather than fails), so the supervisor restarts it. Must exceed WATCHDOG_MODEL_LOAD_TIMEOUT_MS (unset: that + 30000 when more than 60000); 0 turns it off.',
   },
   {
     name: 'STORE_URL',
@@ -395,7 +395,10 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: bool('TRUST_PROXY'),
     watchdogEventLoopLimitMs: int('WATCHDOG_EVENT_LOOP_LIMIT_MS', 0, 3_600_000),
     watchdogModelLoadTimeoutMs: int('WATCHDOG_MODEL_LOAD_TIMEOUT_MS', 0, 3_600_000),
-    watchdogStartupTimeoutMs: int('WATCHDOG_STARTUP_TIMEOUT_MS', 0, 3_600_000),
+    // Unset: room for the model load and 30 s more for the other steps, at least the default.
+    watchdogStartupTimeoutMs: env.WATCHDOG_STARTUP_TIMEOUT_MS?.trim()
+      ? int('WATCHDOG_STARTUP_TIMEOUT_MS', 0, 3_600_000)
+      : Math.max(60_000, int('WATCHDOG_MODEL_LOAD_TIMEOUT_MS', 0, 3_600_000) + 30_000),
     store: {
       ...parseStoreUrl(raw('STORE_URL'), problems),
       storeText: bool('STORE_TEXT'),

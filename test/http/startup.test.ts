@@ -89,4 +89,7 @@ test('WATCHDOG_STARTUP_TIMEOUT_MS must leave room for the model load', async () 
     /WATCHDOG_STARTUP_TIMEOUT_MS=20000 must be more than WATCHDOG_MODEL_LOAD_TIMEOUT_MS=30000/,
   );
   assert.equal(loadConfig({ WATCHDOG_STARTUP_TIMEOUT_MS: '0' }).watchdogStartupTimeoutMs, 0);
+  // Unset, it follows a longer model-load timeout instead of refusing it.
+  assert.equal(loadConfig({ WATCHDOG_MODEL_LOAD_TIMEOUT_MS: '60000' }).watchdogStartupTimeoutMs, 90_000);
+  assert.equal(loadConfig({}).watchdogStartupTimeoutMs, 60_000);
 });

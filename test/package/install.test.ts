@@ -19,7 +19,11 @@ let files: string[] = [];
 
 before(
   () => {
-    const out = execFileSync('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT, encoding: 'utf8' });
+    // --ignore-scripts=false: the repository's .npmrc skips lifecycle scripts, prepack included.
+    const out = execFileSync('npm', ['pack', '--ignore-scripts=false', '--json', '--pack-destination', work], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     const [packed] = JSON.parse(out.slice(out.indexOf('['))) as { filename: string; files: { path: string }[] }[];
     files = packed.files.map((f) => f.path);
     execFileSync('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', join(work, packed.filename)], {
