@@ -370,7 +370,12 @@ const mainName = NAMES.includes('service') ? 'service' : NAMES[1];
 // One connection: the latency a lone client sees, for the service and the bare route.
 const single: Record<string, Load> = {};
 for (const name of ['bare', mainName]) {
-  single[name] = await load(procs[name].port, VARIANTS[name].scrape, { ...DEFAULT_LOAD, connections: 1 });
+  single[name] = await load(
+    procs[name].port,
+    VARIANTS[name].scrape,
+    { ...DEFAULT_LOAD, connections: 1 },
+    VARIANTS[name].watch,
+  );
   log(
     `1 connection ${name.padEnd(11)} ${single[name].rps.toFixed(0).padStart(6)} req/s  p50 ${single[name].p50} ms  p99 ${single[name].p99} ms`,
   );
@@ -422,10 +427,10 @@ if (args.long) {
   const sampler = setInterval(async () => {
     peak = Math.max(peak, await rssMb(p.proc.pid as number).catch(() => 0));
   }, 500);
-  await load(p.port, true, { ...DEFAULT_LOAD, duration: seconds });
+  await load(p.port, true, { ...DEFAULT_LOAD, duration: seconds }, VARIANTS.service.watch);
   const afterSingle = await rssMb(p.proc.pid as number);
   log(`long: ${seconds} s of single texts → RSS ${afterSingle} MB`);
-  await load(p.port, true, { ...DEFAULT_LOAD, duration: seconds, body: BATCH_BODY });
+  await load(p.port, true, { ...DEFAULT_LOAD, duration: seconds, body: BATCH_BODY }, VARIANTS.service.watch);
   const afterBatch = await rssMb(p.proc.pid as number);
   log(`long: ${seconds} s of 256-text batches → RSS ${afterBatch} MB`);
   await new Promise((r) => setTimeout(r, (seconds / 2) * 1000));
