@@ -19,8 +19,9 @@ check with \`node --version\`, then run this again; or run the container image, 
 }
 
 /**
- * The V8 flags `msg-cls serve` runs with — the one list: the shebang, the Dockerfile and the systemd unit
- * repeat it so that those launchers need no re-execution, and test/unit/v8-flags.test.ts checks they agree.
+ * The V8 flags `msg-cls serve` runs with — the one list: the shebang, `npm start`, the Dockerfile and the
+ * systemd unit repeat it so that those launchers need no re-execution (it costs one more Node.js boot:
+ * ~140 ms of cold start on the loaded dev VM), and test/cli/launch.test.ts checks they agree.
  * --max-semi-space-size=2: V8's default young generation grows to tens of MB per semi-space under load,
  * which took RSS from ~115 MB to ~230 MB for the same throughput (bench/run.ts); V8 reads it only when
  * the heap is created (v8.setFlagsFromString later has no effect — measured), hence the re-execution.

@@ -52,15 +52,17 @@ describe('V8 memory flags', () => {
     assert.deepEqual(missingV8Flags([], '--max-old-space-size-percentage=40 --max_semi_space_size=2'), []);
   });
 
-  test('every launcher that gives them itself gives the same ones (the shebang, Dockerfile, systemd unit)', () => {
+  test('every launcher that gives them itself gives the same ones (shebang, npm start, Dockerfile, systemd unit)', () => {
     const shebang = readFileSync(CLI, 'utf8').split('\n', 1)[0];
     const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
     const unit = readFileSync(join(ROOT, 'deploy/vm/msg-cls.service'), 'utf8');
     const dockerOptions = [...dockerfile.matchAll(/NODE_OPTIONS="([^"]*)"/g)].map((m) => m[1]);
     const unitOptions = [...unit.matchAll(/NODE_OPTIONS=([^"\n]*)/g)].map((m) => m[1]);
     assert.ok(dockerOptions.length >= 1 && unitOptions.length === 1);
+    const start = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start as string;
     for (const flag of V8_FLAGS) {
       assert.ok(shebang.includes(flag), `shebang lacks ${flag}`);
+      assert.ok(start.split(' ').includes(flag), `npm start lacks ${flag}`);
       for (const o of [...dockerOptions, ...unitOptions]) assert.ok(o.split(' ').includes(flag), `${o} lacks ${flag}`);
     }
   });
