@@ -33,6 +33,14 @@ RUN npm ci --omit=dev --ignore-scripts \
       -o -name '.taprc' -o -name 'Makefile' \) -delete \
  && rm -f node_modules/swagger-ui-dist/swagger-ui-es-bundle*.js node_modules/swagger-ui-dist/swagger-ui.js \
       node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js node_modules/swagger-ui-dist/log.*.txt \
+ # onnxruntime-node ships its native library for every platform (288 MB): keep only this image's
+ # (linux/x64 45 MB, linux/arm64 25 MB; the build stage runs on the target platform, so node knows it),
+ # and drop its install scripts (they only download CUDA libraries, skipped here).
+ && ort=node_modules/onnxruntime-node && keep="linux/$(node -p process.arch)" \
+ && test -f "$ort/bin/napi-v6/$keep/libonnxruntime.so.1" \
+ && find "$ort/bin/napi-v6" -mindepth 2 -maxdepth 2 -type d ! -path "*/$keep" -exec rm -rf {} + \
+ && find "$ort/bin/napi-v6" -mindepth 1 -maxdepth 1 -type d -empty -delete \
+ && rm -rf "$ort/script" \
  # The dashboard serves uPlot's minified browser bundle only.
  && rm -f node_modules/uplot/dist/uPlot.cjs.js node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.iife.js
 
@@ -53,6 +61,9 @@ USER root
 RUN rm deploy/warm-compile-cache.js && chown -R root:root /app/.cache && chmod -R a+rX /app/.cache
 
 FROM node:24-bookworm-slim
+# No locale package is installed for ONNX models: skl2onnx's StringNormalizer asks for en_US.UTF-8,
+# which slim images lack, and the model loader rewrites that to C.UTF-8 (built into glibc) instead
+# (src/model/onnx.ts); test/container serves such a model in this image.
 LABEL org.opencontainers.image.title="msg-cls" \
       org.opencontainers.image.description="Text classifier (spam/ham) served 24x7 with health checks and observability" \
       org.opencontainers.image.licenses="Apache-2.0"
@@ -73,11 +84,16 @@ ENV NODE_ENV=production \
     MALLOC_MMAP_THRESHOLD_=131072 \
     PORT=8000 \
     HOST=0.0.0.0 \
-    STORE_URL=off
+    STORE_URL=off \
+    MODEL_CACHE_DIR=/var/cache/msg-cls
 WORKDIR /app
 # Owned by root and read-only for the service user: the app cannot modify its own code or model, and it
 # writes nothing at run time, so the container runs with a read-only root filesystem (--read-only).
 COPY --from=build /app /app
+# Models downloaded from MLflow (MLFLOW_TRACKING_URI) are kept here, with checksums, so that a restart
+# while MLflow is down serves the last version: mount a volume on it (empty dirs in the image are owned
+# by uid 1000, so a fresh named volume is writable by the service). Unused with the local registry.
+RUN mkdir -p /var/cache/msg-cls && chown 1000:1000 /var/cache/msg-cls
 
 # The base image's `node` user (uid 1000); numeric so Kubernetes can verify runAsNonRoot.
 USER 1000:1000

@@ -12,6 +12,8 @@ const dir = process.argv[2] ?? 'models/msg_cls/versions/1';
 
 let t = performance.now();
 const { classifier } = await loadClassifier(dir);
+if (classifier.async)
+  throw new Error(`bench/model.ts measures our own (synchronous) format; ${dir} holds an ONNX model`);
 const coldLoadMs = performance.now() - t;
 let warmLoadMs = Number.POSITIVE_INFINITY;
 for (let i = 0; i < 5; i++) {

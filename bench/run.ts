@@ -3,6 +3,9 @@
 // Ratios measured in the same run are what to compare: absolute numbers depend on the machine.
 //
 //   node bench/run.ts [--duration S] [--connections N] [--rounds N] [--variants a,b] [--long] [--json]
+//
+// The onnx-* variants serve models the Python venv builds (test/fixtures/python/, cached): a
+// scikit-learn pipeline trained on the same corpus as our default model, and the tiny test transformer.
 
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { loadSpamAssassin } from '../src/data/load.ts';
+import { pythonFixture, registryWith } from '../test/helpers/model-fixtures.ts';
 
 // Each SQLite variant writes to its own file in a temporary folder, removed at the end.
 const TMP = mkdtempSync(join(tmpdir(), 'msgcls-bench-'));
@@ -22,7 +27,17 @@ const sqlite = (name: string) => `sqlite:${join(TMP, `${name}.db`)}`;
 // What is loaded. `service` is the default configuration (metrics on and scraped every second as a
 // Prometheus would, access/business logs on, the prediction log in SQLite); the others switch one
 // thing off, or change the store, to price it. The store variants are compared with `store-off`.
-const VARIANTS: Record<string, { env: Record<string, string>; scrape: boolean; watch?: boolean; what: string }> = {
+type Variant = {
+  env: Record<string, string>;
+  scrape: boolean;
+  watch?: boolean;
+  what: string;
+  body?: string;
+  onnx?: 'sklearn' | 'bert';
+};
+const BATCH_TEXTS = Array.from({ length: 64 }, (_, i) => `Message ${i}: buy cheap iPhone now, or see you at lunch?`);
+const BATCH_BODY = JSON.stringify({ texts: BATCH_TEXTS });
+const VARIANTS: Record<string, Variant> = {
   service: {
     env: { STORE_URL: sqlite('service') },
     scrape: true,
@@ -54,6 +69,31 @@ const VARIANTS: Record<string, { env: Record<string, string>; scrape: boolean; w
     env: { LOG_LEVEL: 'warn', STORE_URL: sqlite('no-logs') },
     scrape: true,
     what: 'LOG_LEVEL=warn (no access/business/payload lines)',
+  },
+  'service-batch64': {
+    env: { STORE_URL: sqlite('service-batch64') },
+    scrape: true,
+    body: BATCH_BODY,
+    what: 'default config, {"texts": [...64 texts]} per request',
+  },
+  'onnx-sklearn': {
+    env: { STORE_URL: sqlite('onnx-sklearn'), MODEL_NAME: 'spam_sklearn' },
+    scrape: true,
+    onnx: 'sklearn',
+    what: 'default config serving a scikit-learn TF-IDF + LR pipeline (skl2onnx, onnxruntime-node); target ≥ 0.8 of service',
+  },
+  'onnx-sklearn-batch64': {
+    env: { STORE_URL: sqlite('onnx-sklearn-batch64'), MODEL_NAME: 'spam_sklearn' },
+    scrape: true,
+    onnx: 'sklearn',
+    body: BATCH_BODY,
+    what: 'onnx-sklearn with {"texts": [...64 texts]} per request (one session.run each)',
+  },
+  'onnx-bert': {
+    env: { STORE_URL: sqlite('onnx-bert'), MODEL_NAME: 'tiny_bert' },
+    scrape: true,
+    onnx: 'bert',
+    what: 'default config serving the tiny test transformer (2-layer BERT, hidden 64)',
   },
   bare: { env: {}, scrape: false, what: 'bare Fastify route returning a constant' },
 };
@@ -101,7 +141,7 @@ after S s of 256-text batches, and idle after the load; each store variant ≥ 0
 
 Variants:
 ${Object.entries(VARIANTS)
-  .map(([k, v]) => `  ${k.padEnd(11)} ${v.what}`)
+  .map(([k, v]) => `  ${k.padEnd(20)} ${v.what}`)
   .join('\n')}
 `);
   process.exit(0);
@@ -139,6 +179,34 @@ if (NAMES.includes('store-postgres')) {
   if (url) VARIANTS['store-postgres'].env.STORE_URL = url;
   else NAMES.splice(NAMES.indexOf('store-postgres'), 1);
 }
+// The ONNX variants' registries: models built by the Python venv (cached by script hash).
+async function prepareOnnx(): Promise<void> {
+  const kinds = new Set(NAMES.map((n) => VARIANTS[n].onnx).filter((k) => k !== undefined));
+  if (kinds.size === 0) return;
+  try {
+    if (kinds.has('sklearn')) {
+      const jsonl = join(TMP, 'spamassassin.jsonl');
+      await writeFile(
+        jsonl,
+        loadSpamAssassin()
+          .examples.map((e) => `${JSON.stringify({ text: e.text, label: e.label })}\n`)
+          .join(''),
+      );
+      const dir = await pythonFixture('sklearn_bench.py', [jsonl]);
+      const registry = await registryWith('spam_sklearn', join(dir, 'sklearn'));
+      for (const n of NAMES) if (VARIANTS[n].onnx === 'sklearn') VARIANTS[n].env.MODEL_REGISTRY = registry;
+    }
+    if (kinds.has('bert')) {
+      const dir = await pythonFixture('tiny_bert.py');
+      const registry = await registryWith('tiny_bert', join(dir, 'bert3'));
+      for (const n of NAMES) if (VARIANTS[n].onnx === 'bert') VARIANTS[n].env.MODEL_REGISTRY = registry;
+    }
+  } catch (err) {
+    process.stderr.write(`onnx variants skipped: ${(err as Error).message.split('\n')[0]}\n`);
+    for (const n of [...NAMES]) if (VARIANTS[n].onnx) NAMES.splice(NAMES.indexOf(n), 1);
+  }
+}
+await prepareOnnx();
 const BODY = JSON.stringify({ text: 'Buy cheap iPhone now! Limited offer, reply YES to claim your discount' });
 const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
 const CLIENT = (args.client as string | undefined) ?? (hasWrk ? 'wrk' : 'autocannon');
@@ -154,8 +222,8 @@ const PIN =
   CLIENT === 'wrk' &&
   availableParallelism() >= 2 &&
   spawnSync('taskset', ['-V']).error === undefined;
-const DEFAULT_LOAD: LoadSpec = { connections: CONNECTIONS, duration: DURATION, body: BODY };
-const BATCH_BODY = JSON.stringify({
+// The --long batch run: batches of 256 (MAX_BATCH), as issue 8 states the memory target.
+const BATCH256_BODY = JSON.stringify({
   texts: Array.from({ length: 256 }, (_, i) => `Message ${i}: WIN a FREE cruise, or see you at lunch tomorrow?`),
 });
 
@@ -173,9 +241,9 @@ async function freePort(): Promise<number> {
 type Proc = { proc: ChildProcess; port: number; exited: Promise<number | null> };
 
 function start(name: string, port: number, pin = PIN, launcherFlags = true): Proc {
-  // The service as the image and the installed bin run it (V8 flags given by the launcher), or with
-  // launcherFlags false as `node bin/msg-cls.js serve` (the bin re-executes itself with them); the bare
-  // route with Node's defaults.
+  // The service as `npm start`, the image and the installed bin run it (V8 flags given by the launcher),
+  // or with launcherFlags false as `node bin/msg-cls.js serve` (the bin re-executes itself with them);
+  // the bare route with Node's defaults.
   const argv =
     name === 'bare'
       ? ['bench/bare-server.ts']
@@ -232,7 +300,7 @@ function wrkMs(value: string): number {
   return n;
 }
 
-type LoadSpec = { connections: number; duration: number; body: string };
+type LoadSpec = { connections?: number; duration?: number };
 const wrkScripts = new Map<string, string>();
 async function wrkScript(body: string): Promise<string> {
   let path = wrkScripts.get(body);
@@ -247,16 +315,16 @@ async function wrkScript(body: string): Promise<string> {
   return path;
 }
 
-async function loadWithWrk(port: number, spec: LoadSpec): Promise<Load> {
-  const script = await wrkScript(spec.body);
+async function loadWithWrk(port: number, body: string, spec: LoadSpec): Promise<Load> {
+  const script = await wrkScript(body);
   const out = await new Promise<string>((resolve, reject) =>
     execFile(
       PIN ? 'taskset' : 'wrk',
       [
         ...(PIN ? ['-c', '1', 'wrk'] : []),
         '-t1',
-        `-c${spec.connections}`,
-        `-d${spec.duration}s`,
+        `-c${spec.connections ?? CONNECTIONS}`,
+        `-d${spec.duration ?? DURATION}s`,
         '--latency',
         '-s',
         script,
@@ -276,7 +344,7 @@ async function loadWithWrk(port: number, spec: LoadSpec): Promise<Load> {
   };
 }
 
-async function load(port: number, scrape: boolean, spec: LoadSpec = DEFAULT_LOAD, watch = false): Promise<Load> {
+async function load(port: number, scrape: boolean, watch = false, body = BODY, spec: LoadSpec = {}): Promise<Load> {
   let tick = 0;
   const get = (path: string) =>
     fetch(`http://127.0.0.1:${port}${path}`).then(
@@ -291,7 +359,7 @@ async function load(port: number, scrape: boolean, spec: LoadSpec = DEFAULT_LOAD
       }, 1000)
     : undefined;
   if (CLIENT === 'wrk') {
-    const r = await loadWithWrk(port, spec);
+    const r = await loadWithWrk(port, body, spec);
     clearInterval(scraper);
     return r;
   }
@@ -299,9 +367,9 @@ async function load(port: number, scrape: boolean, spec: LoadSpec = DEFAULT_LOAD
     url: `http://127.0.0.1:${port}/predict`,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: spec.body,
-    connections: spec.connections,
-    duration: spec.duration,
+    body,
+    connections: spec.connections ?? CONNECTIONS,
+    duration: spec.duration ?? DURATION,
   });
   clearInterval(scraper);
   return {
@@ -357,25 +425,24 @@ for (const name of NAMES) {
 const runs: Record<string, Load[]> = Object.fromEntries(NAMES.map((n) => [n, []]));
 for (let round = 0; round < ROUNDS; round++) {
   for (const name of NAMES) {
-    const r = await load(procs[name].port, VARIANTS[name].scrape, DEFAULT_LOAD, VARIANTS[name].watch);
+    const r = await load(procs[name].port, VARIANTS[name].scrape, VARIANTS[name].watch, VARIANTS[name].body);
     runs[name].push(r);
     log(
-      `round ${round + 1} ${name.padEnd(11)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}`,
+      `round ${round + 1} ${name.padEnd(20)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}`,
     );
   }
 }
 const rss = await rssMb(procs.service?.proc.pid ?? (procs[NAMES[1]].proc.pid as number));
+// RSS of every variant's process after its load: what each model format costs in memory.
+const rssByVariant: Record<string, number> = {};
+for (const name of NAMES) rssByVariant[name] = await rssMb(procs[name].proc.pid as number);
 const mainName = NAMES.includes('service') ? 'service' : NAMES[1];
 
 // One connection: the latency a lone client sees, for the service and the bare route.
 const single: Record<string, Load> = {};
 for (const name of ['bare', mainName]) {
-  single[name] = await load(
-    procs[name].port,
-    VARIANTS[name].scrape,
-    { ...DEFAULT_LOAD, connections: 1 },
-    VARIANTS[name].watch,
-  );
+  const v = VARIANTS[name];
+  single[name] = await load(procs[name].port, v.scrape, v.watch, v.body, { connections: 1 });
   log(
     `1 connection ${name.padEnd(11)} ${single[name].rps.toFixed(0).padStart(6)} req/s  p50 ${single[name].p50} ms  p99 ${single[name].p99} ms`,
   );
@@ -427,10 +494,11 @@ if (args.long) {
   const sampler = setInterval(async () => {
     peak = Math.max(peak, await rssMb(p.proc.pid as number).catch(() => 0));
   }, 500);
-  await load(p.port, true, { ...DEFAULT_LOAD, duration: seconds }, VARIANTS.service.watch);
+  const watch = VARIANTS.service.watch;
+  await load(p.port, true, watch, BODY, { duration: seconds });
   const afterSingle = await rssMb(p.proc.pid as number);
   log(`long: ${seconds} s of single texts → RSS ${afterSingle} MB`);
-  await load(p.port, true, { ...DEFAULT_LOAD, duration: seconds, body: BATCH_BODY }, VARIANTS.service.watch);
+  await load(p.port, true, watch, BATCH256_BODY, { duration: seconds });
   const afterBatch = await rssMb(p.proc.pid as number);
   log(`long: ${seconds} s of 256-text batches → RSS ${afterBatch} MB`);
   await new Promise((r) => setTimeout(r, (seconds / 2) * 1000));
@@ -440,8 +508,12 @@ if (args.long) {
   await stop(p);
   longRun = { single_text_rss_mb: afterSingle, batch_rss_mb: afterBatch, idle_after_rss_mb: idle, peak_rss_mb: peak };
 }
-rmSync(TMP, { recursive: true, force: true });
 for (const path of wrkScripts.values()) rmSync(path, { force: true });
+rmSync(TMP, { recursive: true, force: true });
+for (const name of NAMES) {
+  const registry = VARIANTS[name].onnx ? VARIANTS[name].env.MODEL_REGISTRY : undefined;
+  if (registry) rmSync(registry, { recursive: true, force: true });
+}
 
 const summarize = (xs: Load[]) => ({
   rps: Math.round(median(xs.map((x) => x.rps))),
@@ -463,6 +535,22 @@ const report = {
   ratio_to_bare: Object.fromEntries(NAMES.filter((n) => n !== 'bare').map((n) => [n, ratio(n)])),
   cold_start_ms: Math.round(median(colds)),
   rss_mb_after: rss,
+  rss_mb_by_variant: rssByVariant,
+  // A batch request carries 64 texts: texts/s = req/s × 64.
+  texts_per_s: Object.fromEntries(
+    NAMES.filter((n) => VARIANTS[n].body === BATCH_BODY).map((n) => [n, results[n].rps * BATCH_TEXTS.length]),
+  ),
+  onnx_ratio_to_service: {
+    ...(NAMES.includes('onnx-sklearn') && NAMES.includes('service')
+      ? { 'onnx-sklearn': Math.round((results['onnx-sklearn'].rps / results.service.rps) * 100) / 100 }
+      : {}),
+    ...(NAMES.includes('onnx-sklearn-batch64') && NAMES.includes('service-batch64')
+      ? {
+          'onnx-sklearn-batch64':
+            Math.round((results['onnx-sklearn-batch64'].rps / results['service-batch64'].rps) * 100) / 100,
+        }
+      : {}),
+  } as Record<string, number>,
   store_ratio_to_store_off: NAMES.includes('store-off')
     ? Object.fromEntries(
         NAMES.filter((n) => STORE_VARIANTS.includes(n)).map((n) => [
@@ -498,7 +586,7 @@ if (args.json) {
   const rows = NAMES.map((n) => {
     const r = results[n];
     const rat = n === 'bare' ? '1.00' : ratio(n).toFixed(2);
-    return `${n.padEnd(11)} ${String(r.rps).padStart(7)} req/s   p50 ${String(r.p50_ms).padStart(3)} ms   p99 ${String(r.p99_ms).padStart(3)} ms   ratio ${rat}   (non-2xx ${r.non2xx}, errors ${r.errors})`;
+    return `${n.padEnd(20)} ${String(r.rps).padStart(7)} req/s   p50 ${String(r.p50_ms).padStart(3)} ms   p99 ${String(r.p99_ms).padStart(3)} ms   ratio ${rat}   (non-2xx ${r.non2xx}, errors ${r.errors})`;
   });
   process.stdout.write(`
 POST /predict, ${CONNECTIONS} connections, ${CLIENT}, median of ${ROUNDS} round(s) of ${DURATION} s
@@ -519,5 +607,14 @@ ${Object.entries(t)
   .join('\n')}
 cold start re-executed by the bin: ${report.cold_start_reexec_ms} ms (\`node bin/msg-cls.js serve\` without the V8 flags; median of ${COLD_STARTS})
 RSS after run    ${rss} MB   (${mainName}, after ${ROUNDS} × ${DURATION} s${args.long ? '' : '; --long for the 60 s memory runs'})
+RSS by variant   ${Object.entries(rssByVariant)
+    .map(([n, mb]) => `${n} ${mb} MB`)
+    .join(', ')}
+${Object.entries(report.texts_per_s)
+  .map(([n, v]) => `texts/s          ${n} ${Math.round(v)}`)
+  .join('\n')}
+${Object.entries(report.onnx_ratio_to_service)
+  .map(([n, r]) => `${n.padEnd(20)} / native  ${r.toFixed(2)}   (target ≥ 0.8: ${r >= 0.8 ? 'ok' : 'MISSED'})`)
+  .join('\n')}
 `);
 }

@@ -36,8 +36,54 @@ export type Config = {
   /** Bearer token for /admin/* (and the other non-public endpoints); unset = open. */
   adminToken: string | undefined;
   feedbackMaxBatch: number;
+  /** Set when MLFLOW_TRACKING_URI is: the model comes from that MLflow Model Registry. */
+  mlflow: MlflowConfig | undefined;
+  /** Where versions downloaded from MLflow are kept (with checksums), and the last version per alias. */
+  modelCacheDir: string;
   quality: QualityConfig;
   drift: DriftConfig;
+  /** Server timeouts, the connection cap and load shedding (src/http/limits.ts). */
+  limits: LimitsConfig;
+  /** API keys, rate limits, CORS and the metrics port (src/http/access.ts). */
+  access: AccessConfig;
+  /** Share of successful, fast requests whose access line is written (errors and slow ones always are). */
+  accessLogSampleRate: number;
+  /** A request slower than this always gets its access line. */
+  accessLogSlowMs: number;
+  /** Share of predictions whose business line is written. */
+  businessLogSampleRate: number;
+};
+
+export type LimitsConfig = {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
+  /** Shed load (503) above these; 0 turns a limit off. */
+  maxEventLoopDelayMs: number;
+  maxHeapMb: number;
+  maxInFlight: number;
+  retryAfterS: number;
+};
+
+export type AccessConfig = {
+  /** name → key; empty = /predict is open. */
+  apiKeys: Map<string, string>;
+  /** Requests per window per API key (or client IP); 0 = no rate limit. */
+  rateLimitMax: number;
+  rateLimitWindowS: number;
+  /** Allowed browser origins; empty = CORS off. `*` allows any. */
+  corsOrigins: string[];
+  /** Serve /metrics on this port instead of the main one; 0 = on the main port. */
+  metricsPort: number;
+};
+
+/** An MLflow tracking server (src/registry/mlflow.ts). The credentials are never logged. */
+export type MlflowConfig = {
+  trackingUri: string;
+  token: string | undefined;
+  username: string | undefined;
+  password: string | undefined;
+  timeoutMs: number;
 };
 
 /** Where predictions and feedback are kept (src/store), and how they are written and expired. */
@@ -110,6 +156,40 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     description: 'Serve this exact version instead of the alias (pin or roll back).',
   },
   {
+    name: 'MLFLOW_TRACKING_URI',
+    default: '',
+    description:
+      'Serve MODEL_NAME at MODEL_ALIAS (or MODEL_VERSION) from this MLflow tracking server (`http(s)://host:port`) instead of MODEL_REGISTRY.',
+  },
+  {
+    name: 'MLFLOW_TRACKING_TOKEN',
+    default: '',
+    description: 'Sent to MLflow as `Authorization: Bearer <token>` (as MLflow’s own client does). Keep it a secret.',
+  },
+  {
+    name: 'MLFLOW_TRACKING_USERNAME',
+    default: '',
+    description:
+      'With MLFLOW_TRACKING_PASSWORD: HTTP basic auth to MLflow (`mlflow server --app-name basic-auth`); takes precedence over the token.',
+  },
+  {
+    name: 'MLFLOW_TRACKING_PASSWORD',
+    default: '',
+    description: 'Password for MLFLOW_TRACKING_USERNAME. Keep it a secret.',
+  },
+  {
+    name: 'MLFLOW_REQUEST_TIMEOUT_MS',
+    default: '30000',
+    description:
+      'Longest wait for one MLflow request (a file download included); network errors, 429 and 5xx are retried with backoff.',
+  },
+  {
+    name: 'MODEL_CACHE_DIR',
+    default: './data/model-cache',
+    description:
+      'Versions downloaded from MLflow, with SHA-256 checksums, and the last version resolved per alias: when MLflow is down at start, that version is served from here. Must be writable; keep it on a volume.',
+  },
+  {
     name: 'MODEL_POLL_SECONDS',
     default: '30',
     description:
@@ -168,6 +248,85 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     default: 'false',
     description:
       'Take the client IP from X-Forwarded-For (true behind a load balancer such as Fly.io, Cloud Run, an ingress).',
+  },
+  {
+    name: 'HEADERS_TIMEOUT_MS',
+    default: '10000',
+    description:
+      'A connection that has not sent a complete request head within this time is answered 408 and closed (slow or idle clients cannot hold it). At most REQUEST_TIMEOUT_MS.',
+  },
+  {
+    name: 'REQUEST_TIMEOUT_MS',
+    default: '30000',
+    description: 'A request whose body has not fully arrived within this time is answered 408 and closed.',
+  },
+  {
+    name: 'MAX_CONNECTIONS',
+    default: '4096',
+    description:
+      'Open TCP connections accepted at most; beyond it new connections are closed at once and counted (msgcls_connections_dropped_total). 0 = no cap.',
+  },
+  {
+    name: 'OVERLOAD_MAX_EVENT_LOOP_DELAY_MS',
+    default: '200',
+    description:
+      'Shed load: answer 503 `overloaded` with Retry-After while the mean event-loop delay of the last 0.5 s is above this and other requests are in flight. Probes and /metrics are never shed. 0 = off.',
+  },
+  {
+    name: 'OVERLOAD_MAX_HEAP_MB',
+    default: '160',
+    description: 'Shed load (503 `overloaded`) while the V8 heap in use is above this many MB. 0 = off.',
+  },
+  {
+    name: 'OVERLOAD_MAX_IN_FLIGHT',
+    default: '512',
+    description: 'Shed load (503 `overloaded`) while this many requests are already being served. 0 = off.',
+  },
+  {
+    name: 'OVERLOAD_RETRY_AFTER_S',
+    default: '1',
+    description: 'Retry-After (seconds) sent with a 503 `overloaded`.',
+  },
+  {
+    name: 'API_KEYS',
+    default: '',
+    description:
+      'When set, POST /predict needs a key: `name:key` pairs separated by commas (keys ≥ 16 characters, at most 64 pairs), sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Metrics and logs carry the name, never the key. Set it as a secret.',
+  },
+  {
+    name: 'RATE_LIMIT_MAX',
+    default: '0',
+    description:
+      'Requests allowed per RATE_LIMIT_WINDOW_S per API key (or per client IP without one); beyond it 429 `rate_limited` with Retry-After. Probes and /metrics are exempt. 0 = off.',
+  },
+  { name: 'RATE_LIMIT_WINDOW_S', default: '60', description: 'The window of RATE_LIMIT_MAX, in seconds.' },
+  {
+    name: 'CORS_ORIGINS',
+    default: '',
+    description:
+      'Browser origins allowed to call the API (comma-separated, e.g. `https://app.example.com`; `*` for any). Unset = no CORS headers, cross-origin browser calls are refused.',
+  },
+  {
+    name: 'METRICS_PORT',
+    default: '0',
+    description:
+      'Serve GET /metrics on this separate port (no token; keep it internal) instead of the main port. 0 = on the main port, where ADMIN_TOKEN, when set, protects it.',
+  },
+  {
+    name: 'ACCESS_LOG_SAMPLE_RATE',
+    default: '1',
+    description:
+      'Share of access lines written for successful requests (0 to 1). Errors (status ≥ 400) and requests slower than ACCESS_LOG_SLOW_MS are always written.',
+  },
+  {
+    name: 'ACCESS_LOG_SLOW_MS',
+    default: '1000',
+    description: 'A request slower than this always gets its access line, whatever the sample rate.',
+  },
+  {
+    name: 'BUSINESS_LOG_SAMPLE_RATE',
+    default: '1',
+    description: 'Share of predictions whose business line (label, probability, model) is written (0 to 1).',
   },
   {
     name: 'WATCHDOG_EVENT_LOOP_LIMIT_MS',
@@ -243,7 +402,7 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     name: 'ADMIN_TOKEN',
     default: '',
     description:
-      'When set, the admin endpoints (/admin/*) need `Authorization: Bearer <token>`. Set it (as a secret) whenever the service is reachable by untrusted clients.',
+      'When set, the admin endpoints need `Authorization: Bearer <token>`: /admin/*, /monitoring/*, /dashboard and /metrics on the main port. Set it (as a secret) whenever the service is reachable by untrusted clients.',
   },
   {
     name: 'FEEDBACK_MAX_BATCH',
@@ -417,6 +576,8 @@ export function loadConfig(env: Env = process.env): Config {
     feedbackToken: raw('FEEDBACK_TOKEN') || undefined,
     adminToken: raw('ADMIN_TOKEN') || undefined,
     feedbackMaxBatch: int('FEEDBACK_MAX_BATCH', 1, 100_000),
+    mlflow: mlflowConfig(raw, int, problems),
+    modelCacheDir: raw('MODEL_CACHE_DIR'),
     quality: {
       windowMinutes: int('QUALITY_WINDOW_MINUTES', 1, 5_256_000),
       windowCount: int('QUALITY_WINDOW_COUNT', 1, 1_000_000),
@@ -430,7 +591,36 @@ export function loadConfig(env: Env = process.env): Config {
       drifted: positive('DRIFT_PSI'),
       referenceCount: int('DRIFT_REFERENCE_COUNT', 10, 1_000_000),
     },
+    limits: {
+      headersTimeoutMs: int('HEADERS_TIMEOUT_MS', 1000, 3_600_000),
+      requestTimeoutMs: int('REQUEST_TIMEOUT_MS', 1000, 3_600_000),
+      maxConnections: int('MAX_CONNECTIONS', 0, 1_000_000),
+      maxEventLoopDelayMs: int('OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', 0, 60_000),
+      maxHeapMb: int('OVERLOAD_MAX_HEAP_MB', 0, 1_000_000),
+      maxInFlight: int('OVERLOAD_MAX_IN_FLIGHT', 0, 1_000_000),
+      retryAfterS: int('OVERLOAD_RETRY_AFTER_S', 1, 3600),
+    },
+    access: {
+      apiKeys: parseApiKeys(raw('API_KEYS'), problems),
+      rateLimitMax: int('RATE_LIMIT_MAX', 0, 100_000_000),
+      rateLimitWindowS: int('RATE_LIMIT_WINDOW_S', 1, 86_400),
+      corsOrigins: parseOrigins(raw('CORS_ORIGINS'), problems),
+      metricsPort: int('METRICS_PORT', 0, 65535),
+    },
+    accessLogSampleRate: ratio('ACCESS_LOG_SAMPLE_RATE'),
+    accessLogSlowMs: int('ACCESS_LOG_SLOW_MS', 0, 3_600_000),
+    businessLogSampleRate: ratio('BUSINESS_LOG_SAMPLE_RATE'),
   };
+  if (config.limits.headersTimeoutMs > config.limits.requestTimeoutMs) {
+    problems.push(
+      `HEADERS_TIMEOUT_MS=${config.limits.headersTimeoutMs} must not exceed REQUEST_TIMEOUT_MS=${config.limits.requestTimeoutMs}: the request head is part of the request`,
+    );
+  }
+  if (config.access.metricsPort !== 0 && config.access.metricsPort === config.port) {
+    problems.push(
+      `METRICS_PORT=${config.access.metricsPort} is the main PORT: pick another port, or 0 to serve /metrics on the main port`,
+    );
+  }
   if (config.watchdogEventLoopLimitMs > 0 && config.watchdogEventLoopLimitMs < 100) {
     problems.push(
       `WATCHDOG_EVENT_LOOP_LIMIT_MS=${config.watchdogEventLoopLimitMs} is too small: a garbage-collection pause could trip it; use at least 100, or 0 to turn the watchdog off`,
@@ -474,6 +664,74 @@ export function loadConfig(env: Env = process.env): Config {
   return config;
 }
 
+const MAX_API_KEYS = 64;
+
+/**
+ * Parses API_KEYS (`name:key,name:key`). The name is what metrics and logs show, so it must be a short
+ * identifier, and there are at most MAX_API_KEYS of them (bounded label cardinality). Problems never
+ * quote a key.
+ */
+export function parseApiKeys(value: string, problems: string[]): Map<string, string> {
+  const keys = new Map<string, string>();
+  if (value === '') return keys;
+  const seen = new Set<string>();
+  const pairs = value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  if (pairs.length > MAX_API_KEYS) {
+    problems.push(
+      `API_KEYS has ${pairs.length} keys: at most ${MAX_API_KEYS} are allowed (each becomes a metrics label)`,
+    );
+  }
+  pairs.forEach((pair, i) => {
+    const colon = pair.indexOf(':');
+    const name = colon > 0 ? pair.slice(0, colon) : '';
+    const key = colon > 0 ? pair.slice(colon + 1) : '';
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/.test(name)) {
+      problems.push(
+        `API_KEYS entry ${i + 1} has no valid name: write name:key, the name 1-32 of letters, digits, '_', '.', '-'`,
+      );
+      return;
+    }
+    if (key.length < 16 || /\s/.test(key)) {
+      problems.push(
+        `API_KEYS entry "${name}" has a key shorter than 16 characters or with spaces: use a long random secret (e.g. \`openssl rand -hex 32\`)`,
+      );
+      return;
+    }
+    if (keys.has(name)) problems.push(`API_KEYS names "${name}" twice: give every key its own name`);
+    if (seen.has(key))
+      problems.push(`API_KEYS entry "${name}" repeats another entry's key: give every client its own key`);
+    seen.add(key);
+    keys.set(name, key);
+  });
+  return keys;
+}
+
+/** Parses CORS_ORIGINS: `*`, or comma-separated origins such as https://app.example.com. */
+export function parseOrigins(value: string, problems: string[]): string[] {
+  if (value === '') return [];
+  const origins = value
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  for (const origin of origins) {
+    if (origin === '*') continue;
+    let ok = false;
+    try {
+      const u = new URL(origin);
+      ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === origin.replace(/\/$/, '');
+    } catch {}
+    if (!ok) {
+      problems.push(
+        `CORS_ORIGINS has ${JSON.stringify(origin)}, which is not an origin: write scheme://host[:port] such as https://app.example.com, or *`,
+      );
+    }
+  }
+  return origins.map((o) => (o === '*' ? o : o.replace(/\/$/, '')));
+}
+
 /** Parses STORE_URL: `off`, `sqlite:<path>` or `postgres(ql)://…`. */
 export function parseStoreUrl(url: string, problems: string[]): Pick<StoreConfig, 'url' | 'kind' | 'sqlitePath'> {
   const fix = 'set it to sqlite:./data/msg-cls.db, postgres://user:password@host:5432/database, or off';
@@ -510,4 +768,32 @@ export function redactStoreUrl(url: string): string {
   } catch {
     return 'postgres://(unparseable)';
   }
+}
+
+function mlflowConfig(
+  raw: (name: string) => string,
+  int: (name: string, min: number, max: number) => number,
+  problems: string[],
+): MlflowConfig | undefined {
+  const timeoutMs = int('MLFLOW_REQUEST_TIMEOUT_MS', 100, 3_600_000);
+  const trackingUri = raw('MLFLOW_TRACKING_URI');
+  if (trackingUri === '') return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(trackingUri);
+  } catch {}
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    // Never echo the value: it may carry user:pass@.
+    problems.push(
+      "MLFLOW_TRACKING_URI is not an http:// or https:// URL: set it to the tracking server's address, such as http://mlflow:5000 (msg-cls talks to the server; file: and databricks URIs are not supported)",
+    );
+  }
+  const username = raw('MLFLOW_TRACKING_USERNAME') || undefined;
+  const password = raw('MLFLOW_TRACKING_PASSWORD') || undefined;
+  if (password !== undefined && username === undefined) {
+    problems.push(
+      'MLFLOW_TRACKING_PASSWORD is set without MLFLOW_TRACKING_USERNAME: set both (basic auth), or use MLFLOW_TRACKING_TOKEN',
+    );
+  }
+  return { trackingUri, token: raw('MLFLOW_TRACKING_TOKEN') || undefined, username, password, timeoutMs };
 }

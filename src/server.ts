@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
+import { startMetricsServer } from './http/access.ts';
 import { buildApp } from './http/app.ts';
 import { createState, type LoadedModel, type ServiceState } from './http/state.ts';
 import { createModelSlot, type ModelSlot, type ReloadOutcome } from './model/slot.ts';
@@ -12,13 +13,19 @@ import { createMetrics, type Metrics } from './monitoring/metrics.ts';
 import { startTracing, type Tracing, tracingRequested } from './monitoring/tracing.ts';
 import { loadWithRetry } from './monitoring/watchdog.ts';
 import { type ModelMonitoring, startModelMonitoring } from './quality/monitoring.ts';
-import { createLocalRegistry } from './registry/local.ts';
-import type { ModelRef } from './registry/types.ts';
+import { recoverFromCache } from './registry/cache-recovery.ts';
+import { RegistryError } from './registry/local.ts';
+import { openRegistry } from './registry/open.ts';
+import type { ModelRef, Registry } from './registry/types.ts';
 
-/** The model could not be loaded (missing/corrupt artifact, unknown format). */
+/** The model could not be loaded (missing/corrupt artifact, unknown format, registry unreachable). */
 export class ModelLoadError extends Error {
-  constructor(ref: ModelRef, cause: unknown) {
-    super(`model ${ref.name} version ${ref.version} (${ref.dir}): ${(cause as Error)?.message ?? String(cause)}`, {
+  constructor(ref: ModelRef | { name: string; version: undefined; dir: string }, cause: unknown) {
+    const what =
+      ref.version === undefined
+        ? `model ${ref.name} from ${ref.dir}`
+        : `model ${ref.name} version ${ref.version} (${ref.dir})`;
+    super(`${what}: ${(cause as Error)?.message ?? String(cause)}`, {
       cause,
     });
     this.name = 'ModelLoadError';
@@ -37,6 +44,7 @@ export async function createObservability(
     hashKey: config.logHashKey,
     payloadSampleRate: config.payloadSampleRate,
     payloadMaxChars: config.payloadMaxChars,
+    businessSampleRate: config.businessLogSampleRate,
     destination: opts.destination,
   });
   const tracing = tracingRequested(env) ? await startTracing(env) : undefined;
@@ -52,6 +60,8 @@ export type RunningServer = {
   app: FastifyInstance;
   state: ServiceState;
   obs: Observability;
+  /** Where the model came from (local directory or MLflow); the hot swap polls it. */
+  registry: Registry;
   /** Prediction log, feedback, online quality and drift. */
   monitoring: ModelMonitoring;
   /** The served model: follows MODEL_ALIAS and hot-swaps (src/model/slot.ts). */
@@ -65,13 +75,38 @@ export type RunningServer = {
 // Loading, warming up and validating a version lives with the hot-swap slot; re-exported for the CLI.
 export { loadModel } from './model/slot.ts';
 
+/** How long the start waits for the registry before it listens anyway (and keeps waiting, unready). */
+const FIRST_RESOLVE_WAIT_MS = 3000;
+
 export async function startServer(config: Config, obs: Observability): Promise<RunningServer> {
   const { logs, metrics } = obs;
-  // Resolving first makes a wrong MODEL_NAME/MODEL_ALIAS/MODEL_REGISTRY fail before we listen.
-  const registry = createLocalRegistry(config.registry);
+  // Resolving first makes a wrong MODEL_NAME/MODEL_ALIAS/MODEL_REGISTRY (or MLflow credentials) fail
+  // before we listen. An unreachable MLflow with nothing cached for the alias is retried below, within
+  // WATCHDOG_MODEL_LOAD_TIMEOUT_MS, like a model that fails to load.
+  const registry = await openRegistry(config, (level, fields, msg) => logs.service[level](fields, msg));
   const selector = { alias: config.modelAlias, version: config.modelVersion };
-  const ref = await registry.resolve(config.modelName, selector);
+  const resolve = () => registry.resolve(config.modelName, selector);
+  let ref: ModelRef | undefined;
+  // A registry that does not answer (a black hole, not a refusal) must not keep us from listening:
+  // /alive answers and /ready says why while the first attempt goes on in the background.
+  let pending: Promise<ModelRef> | undefined = resolve();
+  const early = await Promise.race([
+    pending.then(
+      (found) => ({ found }),
+      (err: unknown) => ({ err }),
+    ),
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), FIRST_RESOLVE_WAIT_MS).unref()),
+  ]);
   const state = createState();
+  if (early === undefined) {
+    state.reason = `waiting for the model registry ${registry.location}`;
+  } else if ('found' in early) {
+    ref = early.found;
+  } else {
+    if (!(early.err instanceof RegistryError && early.err.code === 'unavailable')) throw early.err;
+    state.reason = early.err.message;
+    pending = undefined;
+  }
   // The store opens and migrates before we listen: a wrong STORE_URL fails the start; an unreachable
   // PostgreSQL does not (the store starts degraded and catches up).
   const monitoring = await startModelMonitoring(config, { logs, metrics });
@@ -94,7 +129,12 @@ export async function startServer(config: Config, obs: Observability): Promise<R
   });
   try {
     await app.listen({ port: config.port, host: config.host });
+    // /metrics on its own internal port (METRICS_PORT); it closes with the app's server.
+    if (metrics && config.access.metricsPort > 0) {
+      await startMetricsServer(app, metrics, config.access.metricsPort, config.host);
+    }
   } catch (err) {
+    await app.close();
     await monitoring.close(0);
     throw err;
   }
@@ -110,20 +150,49 @@ export async function startServer(config: Config, obs: Observability): Promise<R
   let first: LoadedModel;
   try {
     // Retried while WATCHDOG_MODEL_LOAD_TIMEOUT_MS lasts; then ModelUnloadableError (serve exits 70).
-    first = await loadWithRetry(() => slot.load(ref), {
-      timeoutMs: config.watchdogModelLoadTimeoutMs,
-      logger: logs.exception,
-      onRetry: (reason) => {
-        metrics?.modelLoadFailed();
-        state.reason = reason;
+    first = await loadWithRetry(
+      async () => {
+        if (ref === undefined) {
+          const attempt = pending ?? resolve();
+          pending = undefined;
+          ref = await attempt;
+        }
+        return slot.load(ref);
       },
-    });
+      {
+        timeoutMs: config.watchdogModelLoadTimeoutMs,
+        logger: logs.exception,
+        onRetry: (reason) => {
+          metrics?.modelLoadFailed();
+          state.reason = reason;
+        },
+      },
+    );
   } catch (err) {
     metrics?.modelLoadFailed();
-    logs.exception.error({ err, model: { name: ref.name, version: ref.version } }, 'model load failed');
+    logs.exception.error({ err, model: { name: config.modelName, version: ref?.version } }, 'model load failed');
     await app.close();
     await monitoring.close(0);
-    throw new ModelLoadError(ref, err);
+    throw new ModelLoadError(ref ?? { name: config.modelName, version: undefined, dir: registry.location }, err);
+  }
+  ref = first.ref;
+  let recovery: { stop(): void } | undefined;
+  if (ref.origin === 'cache') {
+    logs.service.warn(
+      {
+        model: { name: ref.name, version: ref.version, alias: ref.alias ?? null },
+        origin: 'cache',
+        reason: ref.originReason,
+      },
+      'serving a cached model version: the registry is unreachable',
+    );
+    recovery = recoverFromCache({
+      registry,
+      name: config.modelName,
+      selector,
+      current: () => slot.current()?.ref,
+      log: (level, fields, msg) => logs.service[level](fields, msg),
+    });
   }
   slot.install(first, 'start');
   monitoring.start();
@@ -132,6 +201,8 @@ export async function startServer(config: Config, obs: Observability): Promise<R
   logs.service.info(
     {
       model: { name: ref.name, version: ref.version, alias: ref.alias ?? null },
+      registry: { kind: registry.kind, location: registry.location },
+      origin: ref.origin ?? 'registry',
       load_ms: Math.round(performance.now() - started),
       poll_seconds: slot.status().poll_seconds,
     },
@@ -144,6 +215,7 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     stopping ??= (async () => {
       state.phase = 'stopping';
       state.reason = reason;
+      recovery?.stop();
       // No swap from now on; a check still running is not waited for (a slow registry must not hold
       // up the shutdown), and what it loads is released rather than installed.
       void slot.stop();
@@ -171,7 +243,7 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     return stopping;
   };
 
-  return { app, state, obs, monitoring, slot, url: localUrl, stop };
+  return { app, state, obs, registry, monitoring, slot, url: localUrl, stop };
 }
 
 /**

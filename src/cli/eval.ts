@@ -1,6 +1,6 @@
 import { resolveModel } from '../registry/local.ts';
 import { loadModel } from '../server.ts';
-import { evaluate } from '../train/train.ts';
+import { evaluateAny } from '../train/train.ts';
 import {
   CliError,
   type Command,
@@ -40,9 +40,9 @@ Every row is scored; for the corpus a model was trained on, that includes its tr
       );
     }
     const { dataset, skipped } = await readDataset(values);
-    let metrics: ReturnType<typeof evaluate>;
+    let metrics: Awaited<ReturnType<typeof evaluateAny>>;
     try {
-      metrics = evaluate(model.classifier, dataset.examples, positive);
+      metrics = await evaluateAny(model.classifier, dataset.examples, positive);
     } catch (err) {
       throw new CliError(`cannot evaluate on ${str(values, 'data')}: ${(err as Error).message}`, 1);
     }

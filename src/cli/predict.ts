@@ -1,4 +1,6 @@
 import { createInterface } from 'node:readline';
+import { predictAll } from '../model/types.ts';
+import { hasVisibleText } from '../model/visible.ts';
 import { resolveModel } from '../registry/local.ts';
 import { loadModel } from '../server.ts';
 import { type Command, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelSelection, printJson, UsageError } from './args.ts';
@@ -20,10 +22,12 @@ ${MODEL_OPTIONS_HELP}`,
     const sel = modelSelection(values);
     const ref = await resolveModel(sel.registry, sel.name, { alias: sel.alias, version: sel.version });
     const model = await loadModel(ref);
-    const predict = (text: string) => ({ ...model.classifier.predict(text), model: model.info });
+    const predict = async (text: string) => ({ ...(await predictAll(model.classifier, [text]))[0], model: model.info });
     if (positionals[0] !== '-') {
-      if (positionals[0].trim() === '') throw new UsageError('TEXT is empty: give a non-empty text');
-      printJson(predict(positionals[0]));
+      if (!hasVisibleText(positionals[0])) {
+        throw new UsageError('TEXT has no visible characters: give a text with something to classify');
+      }
+      printJson(await predict(positionals[0]));
       return 0;
     }
     // One output line per input line, so that outputs line up with inputs (`paste`, `jq -s`): a blank
@@ -32,14 +36,14 @@ ${MODEL_OPTIONS_HELP}`,
     let n = 0;
     for await (const line of createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
       n++;
-      if (line.trim() === '') {
+      if (!hasVisibleText(line)) {
         blank++;
         process.stdout.write(
-          `${JSON.stringify({ error: 'empty_text', detail: `line ${n} is blank: give one non-empty text per line`, line: n })}\n`,
+          `${JSON.stringify({ error: 'empty_text', detail: `line ${n} is blank (no visible characters): give one text per line`, line: n })}\n`,
         );
         continue;
       }
-      process.stdout.write(`${JSON.stringify(predict(line))}\n`);
+      process.stdout.write(`${JSON.stringify(await predict(line))}\n`);
     }
     if (blank > 0) process.stderr.write(`msg-cls predict: ${blank} of ${n} line(s) blank; each got an error line\n`);
     return blank > 0 ? 1 : 0;

@@ -4,7 +4,7 @@
 
 import { randomUUIDv7 } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import { dashboardRoutes } from '../dashboard/routes.ts';
 import { type Logs, safeError } from '../monitoring/logging.ts';
@@ -13,8 +13,13 @@ import { createPredictionRecorder } from '../monitoring/predictions.ts';
 import type { Tracing } from '../monitoring/tracing.ts';
 import type { ModelMonitoring } from '../quality/monitoring.ts';
 import { SERVICE_NAME, SERVICE_VERSION } from '../version.ts';
-import { type Limits, sendError, toErrorResponse } from './errors.ts';
-import { instrument } from './instrument.ts';
+import { apiKeyName, DEFAULT_ACCESS, guardAccess } from './access.ts';
+import { createClientErrorHandler, createConnectHandler } from './client-errors.ts';
+import { decodeContentEncoding } from './content-encoding.ts';
+import { HttpError, type Limits, parseJsonBody, sendError, shorten, toErrorResponse } from './errors.ts';
+import { securityHeaders } from './headers.ts';
+import { instrument, UNMATCHED_ROUTE } from './instrument.ts';
+import { DEFAULT_LIMITS, httpServerOptions, limitLoad } from './limits.ts';
 import { docsRoutes } from './openapi.ts';
 import { adminRoutes, type ModelControl } from './routes/admin.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
@@ -29,7 +34,16 @@ export type AppOptions = {
     Partial<
       Pick<
         Config,
-        'feedbackToken' | 'feedbackMaxBatch' | 'store' | 'adminToken' | 'watchdogEventLoopLimitMs' | 'dashboardEnabled'
+        | 'feedbackToken'
+        | 'feedbackMaxBatch'
+        | 'store'
+        | 'adminToken'
+        | 'watchdogEventLoopLimitMs'
+        | 'dashboardEnabled'
+        | 'limits'
+        | 'access'
+        | 'accessLogSampleRate'
+        | 'accessLogSlowMs'
       >
     >;
   state: ServiceState;
@@ -62,6 +76,11 @@ export function uuidV7(): string {
   return randomUUIDv7();
 }
 
+// Unknown paths are quoted back only this far: a 10 kB path is not worth echoing.
+const MAX_ECHOED_PATH = 200;
+// These answer for themselves while draining: /ready and /health say "stopping", /alive stays 200.
+const ANSWERS_WHILE_DRAINING = new Set(['/alive', '/ready', '/health', '/metrics']);
+
 const versionSchema = {
   type: 'object',
   properties: {
@@ -77,10 +96,22 @@ const versionSchema = {
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const { config, state } = opts;
+  const loadLimits = config.limits ?? DEFAULT_LIMITS;
+  const access = config.access ?? DEFAULT_ACCESS;
   const limits: Limits = {
     maxBatch: config.maxBatch,
     maxTextChars: config.maxTextChars,
     maxBodyBytes: config.maxBodyBytes,
+  };
+
+  // Answers written on the raw socket (parser errors, CONNECT) still count and are logged.
+  const rawHooks = {
+    requestId: () => uuidV7(),
+    answered(method: string, status: number, requestId: string) {
+      opts.metrics?.requestStarted();
+      opts.metrics?.requestFinished(method, UNMATCHED_ROUTE, status, 0, -1, -1);
+      opts.logs.accessLine?.({ method, route: UNMATCHED_ROUTE, status, latency_ms: 0, request_id: requestId });
+    },
   };
 
   const app = Fastify({
@@ -91,28 +122,59 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     trustProxy: config.trustProxy,
     bodyLimit: config.maxBodyBytes,
     keepAliveTimeout: config.keepAliveTimeoutMs,
-    // Slow or stalled clients must not hold a connection forever.
-    requestTimeout: 30_000,
-    return503OnClosing: true,
+    // Slow or stalled clients must not hold a connection forever (src/http/limits.ts).
+    requestTimeout: loadLimits.requestTimeoutMs,
     forceCloseConnections: 'idle',
     // validateSchema: false skips compiling the JSON Schema meta-schema (~35 ms of start-up); our
     // schemas are static and exercised by the tests.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, validateSchema: false } },
+    // Refused while draining by our own onRequest hook below (after the request id, metrics and
+    // access log are set up), not by Fastify's fast path, which skips every hook.
+    return503OnClosing: false,
+    // A request without Host is answered by our hook in the documented shape; Node's own check
+    // answers an empty 400.
+    http: { ...httpServerOptions(loadLimits), requireHostHeader: false },
+    clientErrorHandler: createClientErrorHandler(rawHooks),
     frameworkErrors: (err, request, reply) => {
-      const { status, body } = toErrorResponse(err, limits);
+      const { status, body } = toErrorResponse(err, limits, request);
       sendError(request, reply, status, body.error, body.detail);
     },
   });
+  app.server.on('connect', createConnectHandler(rawHooks));
 
   // Only JSON is accepted; a text/plain body is a client mistake, not a string to classify.
   app.removeContentTypeParser('text/plain');
+  // Fastify's own JSON parser (the same secure-json-parse call) replaces every failure with one
+  // generic error; ours keeps what went wrong, so that a `__proto__` key is told apart from bad JSON.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
 
   if (opts.tracing) await app.register(opts.tracing.plugin);
-  instrument(app, { metrics: opts.metrics, logs: opts.logs, tracing: opts.tracing !== undefined });
+  const instrumentation = instrument(app, {
+    metrics: opts.metrics,
+    logs: opts.logs,
+    tracing: opts.tracing !== undefined,
+    accessSample: { rate: config.accessLogSampleRate ?? 1, slowMs: config.accessLogSlowMs ?? 1000 },
+    keyName: apiKeyName,
+  });
+  // Overload and access (README, "Overload" and "Access and threat model"), in this order: headers on
+  // every response, then shedding, then per-route guards (API keys, admin token, rate limit) and CORS.
+  securityHeaders(app);
+  limitLoad(app, loadLimits, { inFlight: instrumentation.inFlight, registry: opts.metrics?.registry });
+  await guardAccess(app, { access, adminToken: config.adminToken, registry: opts.metrics?.registry });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
-    const { status, body } = toErrorResponse(err, limits);
-    if (status >= 500) {
+    const { status, body } = toErrorResponse(err, limits, request);
+    if (err instanceof HttpError) {
+      // An expected refusal (store unavailable, not ready): a warning for whoever watches the service,
+      // not an exception with a stack — that log feeds the alert for bugs.
+      if (status >= 500) {
+        opts.logs.service.warn(
+          { request_id: request.id, route: request.routeOptions.url, status, error: body.error, detail: body.detail },
+          'request refused: the service cannot serve it right now',
+        );
+      }
+    } else if (status >= 500) {
       opts.logs.exception.error(
         { request_id: request.id, route: request.routeOptions.url, err: safeError(err, requestTexts(request.body)) },
         'unhandled error while serving a request',
@@ -121,10 +183,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return sendError(request, reply, status, body.error, body.detail);
   });
 
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?', 1)[0];
+  let draining = false;
+  app.addHook('preClose', (done) => {
+    draining = true;
+    done();
+  });
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
+    const path = shorten(request.url.split('?', 1)[0], MAX_ECHOED_PATH);
     const allowed = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'].filter(
-      (method) => method !== request.method && app.hasRoute({ method: method as 'GET', url: path }),
+      (method) =>
+        method !== request.method && app.hasRoute({ method: method as 'GET', url: request.url.split('?', 1)[0] }),
     );
     if (allowed.length > 0) {
       reply.header('allow', allowed.join(', '));
@@ -133,18 +201,56 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         reply,
         405,
         'method_not_allowed',
-        `${request.method} is not allowed on ${path}; use ${allowed.join(' or ')}`,
+        `${shorten(request.method, 20)} is not allowed on ${path}; use ${allowed.join(' or ')}`,
       );
     }
-    return sendError(request, reply, 404, 'not_found', `there is no ${request.method} ${path}; see /docs for the API`);
+    return sendError(
+      request,
+      reply,
+      404,
+      'not_found',
+      `there is no ${shorten(request.method, 20)} ${path}; see /docs for the API`,
+    );
+  };
+  // Runs after instrument()'s hook, so every answer here has a request id, metrics and an access line.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (draining && !ANSWERS_WHILE_DRAINING.has(request.routeOptions.url ?? '')) {
+      reply.header('retry-after', '1');
+      sendError(
+        request,
+        reply,
+        503,
+        'shutting_down',
+        'this instance is shutting down: retry the request, another instance will answer',
+      );
+      return;
+    }
+    const raw = request.raw;
+    if (raw.headers.host === undefined && raw.httpVersionMajor === 1 && raw.httpVersionMinor >= 1) {
+      sendError(request, reply, 400, 'missing_host', 'an HTTP/1.1 request must have a Host header: send one');
+      return;
+    }
+    // Unknown paths and methods are answered before any body is read or parsed: an undeclared method
+    // such as QUERY gets 405, not a complaint about its missing Content-Type.
+    if (request.is404) {
+      notFound(request, reply);
+      return;
+    }
+    done();
   });
+  app.setNotFoundHandler(notFound);
+  decodeContentEncoding(app, config.maxBodyBytes);
 
-  docsRoutes(app, {
-    title: SERVICE_NAME,
-    version: SERVICE_VERSION,
-    description:
-      'Text classification service (spam/ham by default) with health checks and observability built in. Live dashboard: [/dashboard](/dashboard).',
-  });
+  docsRoutes(
+    app,
+    {
+      title: SERVICE_NAME,
+      version: SERVICE_VERSION,
+      description:
+        'Text classification service (spam/ham by default) with health checks and observability built in. Live dashboard: [/dashboard](/dashboard).',
+    },
+    () => state.model?.classifier.labels,
+  );
   rootRoutes(app);
 
   // Registration order is the order in /docs: the prediction API first, then feedback and quality.
@@ -186,11 +292,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     });
   }
 
-  if (opts.metrics) {
+  if (opts.metrics && access.metricsPort === 0) {
     const metrics = opts.metrics;
     app.get(
       '/metrics',
-      { schema: { summary: 'Prometheus metrics (text exposition format)' } },
+      { schema: { summary: 'Prometheus metrics (text exposition format)', produces: 'text/plain' } },
       async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()),
     );
   }

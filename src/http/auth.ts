@@ -48,3 +48,21 @@ export function requireBearer(
     );
   };
 }
+
+/**
+ * A constant-time lookup of a given key among several named ones (API_KEYS): the name of the key it
+ * equals, or undefined. The given key is hashed once and compared with every configured digest, so
+ * the time taken depends on neither which key matched nor how much of one did.
+ */
+export function namedTokenMatcher(
+  tokens: ReadonlyMap<string, string>,
+): (given: string | undefined) => string | undefined {
+  const entries = [...tokens].map(([name, token]) => ({ name, digest: digest(token) }));
+  return (given) => {
+    if (given === undefined) return undefined;
+    const d = digest(given);
+    let found: string | undefined;
+    for (const e of entries) if (timingSafeEqual(d, e.digest)) found = e.name;
+    return found;
+  };
+}

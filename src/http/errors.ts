@@ -2,6 +2,15 @@
 // "request_id"}, and every client mistake maps to a 4xx here — a 5xx means a bug on our side.
 
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import secureJson from 'secure-json-parse';
+
+/** What the error mapping may look at besides the error: the route and the parsed body. */
+export type ErrorContext = { routeOptions: { url?: string }; body?: unknown };
+
+/** `s` cut to `max` characters (with an ellipsis): client-supplied strings are quoted back only this far. */
+export function shorten(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}…`;
+}
 
 export type ErrorBody = { error: string; detail: string; request_id?: string };
 
@@ -30,6 +39,44 @@ export class HttpError extends Error {
 export type Limits = { maxBatch: number; maxTextChars: number; maxBodyBytes: number };
 
 type ValidationIssue = { keyword: string; instancePath: string; message?: string; params: Record<string, unknown> };
+
+/**
+ * A body that must have exactly one of two shapes (`oneOf` in the schema): /predict takes `text` or
+ * `texts`, /feedback one label or `items`.
+ */
+function describeOneOf(
+  issue: ValidationIssue,
+  context: ErrorContext | undefined,
+): { status: number; code: string; detail: string } {
+  const raw = context?.body;
+  // `required` holds vacuously for a non-object, so oneOf reports "both" for a string or an array.
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { status: 400, code: 'invalid_type', detail: 'body must be a JSON object' };
+  }
+  const body = raw as Record<string, unknown>;
+  if (context?.routeOptions.url === '/feedback') {
+    const both = 'items' in body && ('request_id' in body || 'label' in body || 'index' in body);
+    return both
+      ? {
+          status: 400,
+          code: 'ambiguous_request',
+          detail: 'send either one label (request_id, label, index) or "items", not both',
+        }
+      : {
+          status: 400,
+          code: 'missing_field',
+          detail:
+            'send {"request_id": "<from /predict>", "label": "<true label>"} or {"items": [{"request_id": ..., "label": ...}, ...]}',
+        };
+  }
+  return issue.params.passingSchemas
+    ? { status: 400, code: 'ambiguous_request', detail: 'send either "text" or "texts", not both' }
+    : {
+        status: 400,
+        code: 'missing_text',
+        detail: 'the body has neither "text" nor "texts": send {"text": "..."} or {"texts": ["...", ...]}',
+      };
+}
 
 function describeValidation(issue: ValidationIssue, limits: Limits): { status: number; code: string; detail: string } {
   const where = issue.instancePath === '' ? 'body' : `body${issue.instancePath.replaceAll('/', '.')}`;
@@ -71,6 +118,13 @@ function describeValidation(issue: ValidationIssue, limits: Limits): { status: n
         detail: `${where} is empty: send at least one ${predictText ? 'text' : 'item'}`,
       };
     case 'pattern':
+      if (predictText) {
+        return {
+          status: 400,
+          code: 'empty_text',
+          detail: `${where} has no visible characters (only white space, zero-width or other invisible characters): send a text with something to classify`,
+        };
+      }
       return {
         status: 400,
         code: 'invalid_format',
@@ -107,10 +161,16 @@ function describeValidation(issue: ValidationIssue, limits: Limits): { status: n
 }
 
 /** Maps any error thrown while handling a request to a status and a client-safe body. */
-export function toErrorResponse(err: FastifyError, limits: Limits): { status: number; body: ErrorBody } {
+export function toErrorResponse(
+  err: FastifyError,
+  limits: Limits,
+  context?: ErrorContext,
+): { status: number; body: ErrorBody } {
   if (err instanceof HttpError) return { status: err.statusCode, body: { error: err.code, detail: err.message } };
   if (err.validation && err.validation.length > 0) {
-    const { status, code, detail } = describeValidation(err.validation[0] as ValidationIssue, limits);
+    const issues = err.validation as ValidationIssue[];
+    const oneOf = issues.find((i) => i.keyword === 'oneOf' && i.instancePath === '');
+    const { status, code, detail } = oneOf ? describeOneOf(oneOf, context) : describeValidation(issues[0], limits);
     return { status, body: { error: code, detail } };
   }
   switch (err.code) {
@@ -143,11 +203,22 @@ export function toErrorResponse(err: FastifyError, limits: Limits): { status: nu
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return {
         status: 400,
-        body: { error: 'invalid_content_length', detail: 'Content-Length does not match the body sent' },
+        body: {
+          error: 'invalid_content_length',
+          detail: 'Content-Length does not match the body sent: send the exact byte length of the body',
+        },
+      };
+    case 'ERR_BODY_ENCODING':
+      return {
+        status: 400,
+        body: {
+          error: 'malformed_encoding',
+          detail: `the body could not be decoded with its Content-Encoding (${(err as { zlibCode?: string }).zlibCode ?? 'corrupt data'}): send it uncompressed or validly compressed`,
+        },
       };
   }
   if (err instanceof SyntaxError && err.statusCode === 400) {
-    // JSON.parse failures and prototype-poisoning rejections from Fastify's JSON parser.
+    // JSON.parse failures from a parser other than parseJsonBody (none today; kept as the safe default).
     return {
       status: 400,
       body: { error: 'malformed_json', detail: `the request body is not valid JSON: ${err.message}` },
@@ -155,7 +226,7 @@ export function toErrorResponse(err: FastifyError, limits: Limits): { status: nu
   }
   const status = err.statusCode ?? 500;
   if (status >= 400 && status < 500) {
-    return { status, body: { error: 'bad_request', detail: err.message } };
+    return { status, body: { error: 'bad_request', detail: shorten(err.message, 300) } };
   }
   return {
     status: 500,
@@ -164,6 +235,43 @@ export function toErrorResponse(err: FastifyError, limits: Limits): { status: nu
       detail: 'an unexpected error occurred; it was logged with this request id — report it if it persists',
     },
   };
+}
+
+/**
+ * The JSON body parser. A `__proto__` or `constructor.prototype` key is refused as an unknown field —
+ * like any other field the API does not define, never silently dropped — rather than as bad JSON.
+ */
+export function parseJsonBody(
+  _request: FastifyRequest,
+  body: string | Buffer,
+  done: (err: Error | null, value?: unknown) => void,
+): void {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  if (text.length === 0) {
+    done(new HttpError(400, 'empty_body', 'the request body is empty: send a JSON object such as {"text": "..."}'));
+    return;
+  }
+  try {
+    done(null, secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' }));
+  } catch (err) {
+    if (/forbidden (prototype|constructor) property/.test((err as Error).message)) {
+      done(
+        new HttpError(
+          400,
+          'unknown_field',
+          'the body has a "__proto__" or "constructor.prototype" key, which no request accepts: remove it (see /docs for the fields)',
+        ),
+      );
+      return;
+    }
+    done(
+      new HttpError(
+        400,
+        'malformed_json',
+        `the request body is not valid JSON (${shorten((err as Error).message, 120)}): send a JSON object such as {"text": "..."}`,
+      ),
+    );
+  }
 }
 
 export function sendError(

@@ -21,15 +21,35 @@ type TrackedResponse = ServerResponse & {
   [kTrace]: { trace_id: string; span_id: string } | undefined;
 };
 
-export type InstrumentOptions = { metrics: Metrics | undefined; logs: Logs; tracing: boolean };
+export type InstrumentOptions = {
+  metrics: Metrics | undefined;
+  logs: Logs;
+  tracing: boolean;
+  /**
+   * Access-log sampling (ACCESS_LOG_SAMPLE_RATE): the share of successful requests faster than
+   * `slowMs` that get a line. Errors (status ≥ 400) and slow requests always do. Default: every request.
+   */
+  accessSample?: { rate: number; slowMs: number };
+  /** The name of the API key a request was admitted with (src/http/access.ts), for the access line. */
+  keyName?: (request: FastifyRequest) => string | undefined;
+};
+
+export type Instrumentation = {
+  /** Requests received and not yet finished (answered or aborted). */
+  inFlight(): number;
+};
 
 export const UNMATCHED_ROUTE = 'unmatched';
 
-export function instrument(app: FastifyInstance, opts: InstrumentOptions): void {
-  const { metrics, logs, tracing } = opts;
+export function instrument(app: FastifyInstance, opts: InstrumentOptions): Instrumentation {
+  const { metrics, logs, tracing, keyName } = opts;
   const accessLine = logs.accessLine;
+  const sampleRate = opts.accessSample?.rate ?? 1;
+  const slowSeconds = (opts.accessSample?.slowMs ?? 0) / 1000;
+  let inFlight = 0;
 
   function onClose(this: TrackedResponse): void {
+    inFlight--;
     try {
       record(this);
     } catch (err) {
@@ -49,7 +69,8 @@ export function instrument(app: FastifyInstance, opts: InstrumentOptions): void 
     const resLength = reply.getHeader('content-length');
     const resBytes = resLength === undefined ? -1 : Number(resLength);
     metrics?.requestFinished(request.method, route, status, seconds, reqBytes, resBytes);
-    if (accessLine) {
+    // Sampling keeps what is worth reading: every error, every slow request, a share of the rest.
+    if (accessLine && (sampleRate >= 1 || status >= 400 || seconds >= slowSeconds || Math.random() < sampleRate)) {
       const ids = res[kTrace];
       // The socket of an aborted request may be gone, and its address with it.
       const ip = request.ip;
@@ -64,6 +85,7 @@ export function instrument(app: FastifyInstance, opts: InstrumentOptions): void 
         client_ip_hash: ip ? logs.hashIp(ip) : undefined,
         req_bytes: reqBytes >= 0 ? reqBytes : undefined,
         res_bytes: resBytes >= 0 ? resBytes : undefined,
+        api_key: keyName?.(request),
       });
     }
   }
@@ -76,6 +98,7 @@ export function instrument(app: FastifyInstance, opts: InstrumentOptions): void 
     // The request span is ended (and forgotten) before 'close': take its ids now.
     res[kTrace] = tracing ? requestSpanIds(request) : undefined;
     res.on('close', onClose);
+    inFlight++;
     metrics?.requestStarted();
     done();
   });
@@ -86,4 +109,5 @@ export function instrument(app: FastifyInstance, opts: InstrumentOptions): void 
       socket.once('close', () => metrics.connectionClosed());
     });
   }
+  return { inFlight: () => inFlight };
 }

@@ -2,7 +2,7 @@
 
 import { Featurizer, type FeaturizerConfig } from './featurizer.ts';
 import type { TextStats } from './text-stats.ts';
-import type { Classifier, Prediction } from './types.ts';
+import type { Prediction, SyncClassifier } from './types.ts';
 import type { VocabFilter } from './vocab.ts';
 
 export const LINEAR_FORMAT = 'msgcls-linear/1';
@@ -31,7 +31,7 @@ function sigmoid(z: number): number {
   return e / (1 + e);
 }
 
-export class LinearClassifier implements Classifier {
+export class LinearClassifier implements SyncClassifier {
   readonly labels: readonly string[];
   readonly positiveLabel: string;
   readonly negativeLabel: string;

@@ -1,4 +1,5 @@
-// Model artifacts: saveModel writes a version directory, loadClassifier reads one back.
+// Model artifacts: saveModel writes a version directory, loadClassifier reads one back (our format
+// here; MLflow and ONNX directories in ./onnx-dir.ts, loaded on demand).
 //
 // msgcls-linear/1 layout:
 //   model.json    the ModelManifest (format, labels, featurizer settings, training summary, metrics,
@@ -8,13 +9,20 @@
 // The bias and the Bloom filter's hash count are in manifest.model.
 
 import { createHash } from 'node:crypto';
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
+import { ArtifactError } from './errors.ts';
 import type { FeaturizerConfig } from './featurizer.ts';
 import { LINEAR_FORMAT, LinearClassifier } from './linear.ts';
+import type { LoadOptions } from './onnx-dir.ts';
 import type { Classifier, ModelManifest } from './types.ts';
 import { VocabFilter } from './vocab.ts';
+
+export type { LoadOptions };
+
+// Not imported from ./onnx-dir.ts: that module is loaded on demand.
+const MLMODEL_FILE = 'MLmodel';
 
 export const MANIFEST_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.f16';
@@ -36,9 +44,7 @@ export type SavableModel = {
   files: Record<string, Uint8Array>;
 };
 
-export class ArtifactError extends Error {
-  override name = 'ArtifactError';
-}
+export { ArtifactError };
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -72,16 +78,36 @@ export async function saveModel(
   return manifest;
 }
 
-/** Load a model version directory written by saveModel (checksums verified). */
-export async function loadClassifier(dir: string): Promise<{ classifier: Classifier; manifest: ModelManifest }> {
+/**
+ * Load a model version directory. The format is chosen from the files it holds: model.json (our
+ * msgcls-linear format, written by saveModel, checksums verified); MLmodel (an MLflow model directory
+ * with an onnx flavor); a .onnx file with tokenizer.json + config.json (a transformer classifier); a
+ * .onnx file alone (a scikit-learn pipeline converted by skl2onnx). See ./onnx-dir.ts.
+ */
+export async function loadClassifier(
+  dir: string,
+  options: LoadOptions = {},
+): Promise<{ classifier: Classifier; manifest: ModelManifest }> {
   const manifestPath = join(dir, MANIFEST_FILE);
   let text: string;
   try {
     text = await readFile(manifestPath, 'utf8');
   } catch (err) {
-    throw new ArtifactError(
-      `cannot read model manifest ${manifestPath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      const entries = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
+        throw new ArtifactError(`cannot read model directory ${dir}: ${e.code ?? e.message}`);
+      });
+      if (entries.includes(MLMODEL_FILE) || entries.some((e) => e.endsWith('.onnx'))) {
+        // Dynamic: the ONNX formats (and onnxruntime-node behind them) load only when a model needs them.
+        const { loadOnnxDirectory } = await import('./onnx-dir.ts');
+        return loadOnnxDirectory(dir, entries, options);
+      }
+      throw new ArtifactError(
+        `no model in ${dir}: expected ${MANIFEST_FILE} (msgcls-linear, from msg-cls train), ${MLMODEL_FILE} (an MLflow model with an onnx flavor), or a .onnx file (with tokenizer.json and config.json for a transformer)`,
+      );
+    }
+    throw new ArtifactError(`cannot read model manifest ${manifestPath}: ${code ?? (err as Error).message}`);
   }
   let manifest: ModelManifest;
   try {

@@ -13,7 +13,7 @@
 // The classifier's prediction scan yields these too (ScanCounts), so a text predicted and then observed
 // for drift is scanned once (see LinearClassifier.textStats).
 
-import { urlAt } from './featurizer.ts';
+import { Featurizer, urlAt } from './featurizer.ts';
 import type { Classifier } from './types.ts';
 
 export type TextStats = {
@@ -47,9 +47,38 @@ export function hasTextStats(c: unknown): c is TextStatsProvider {
  */
 export function textStats(text: string, classifier: Classifier, out?: TextStats): TextStats {
   if (!hasTextStats(classifier)) {
-    throw new Error('textStats: this classifier does not provide text statistics (not an msgcls-linear model)');
+    throw new Error('textStats: this classifier does not provide text statistics');
   }
   return classifier.textStats(text, out);
+}
+
+/**
+ * Text statistics for classifiers that bring their own tokenizer (ONNX formats): the same definitions,
+ * counted by a stats-only featurizer (256 buckets: it never builds features), and NaN for
+ * `unknown_token_share` since there is no vocabulary filter to ask. Returns a function reusing one scanner.
+ */
+export function genericTextStats(): (text: string, out?: TextStats) => TextStats {
+  const scanner = new Featurizer({
+    hashBits: 8,
+    charMin: 0,
+    charMax: 0,
+    wordBigrams: false,
+    symbols: false,
+    wordWeight: 1,
+    charWeight: 0,
+  });
+  return (text, out) => {
+    scanner.scan(text, true);
+    const c = scanner.counts;
+    const o = out ?? ({} as TextStats);
+    o.text_length = text.length;
+    o.token_count = c.tokens;
+    o.digit_share = c.visible > 0 ? c.digits / c.visible : 0;
+    o.upper_share = c.letters > 0 ? c.upper / c.letters : 0;
+    o.url_count = c.urls;
+    o.unknown_token_share = Number.NaN;
+    return o;
+  };
 }
 
 /** Count URLs: "http://", "https://" and "www." (not right after "//"), case-insensitively. Linear. */

@@ -11,11 +11,21 @@ export type Prediction = {
   probabilities: Record<string, number>;
 };
 
-export type Classifier = {
+type ClassifierBase = {
   /** All labels, negative first for binary models: e.g. ["ham", "spam"]. */
   readonly labels: readonly string[];
-  /** The label whose probability `score` returns (e.g. "spam"). */
+  /** The label whose probability `score` returns and drift watches (e.g. "spam"). */
   readonly positiveLabel: string;
+  /**
+   * Releases what the classifier holds outside the JS heap (an ONNX session). Called when a version is
+   * swapped out, after its last request has finished; the classifier is not used afterwards.
+   */
+  dispose?(): Promise<void> | void;
+};
+
+/** A classifier that answers synchronously (our msgcls-linear format): no await on the hot path. */
+export type SyncClassifier = ClassifierBase & {
+  readonly async?: false;
   /** Probability of `positiveLabel` for one text. Hot path: no I/O, minimal allocation. */
   score(text: string): number;
   /** Full prediction for one text. */
@@ -26,6 +36,21 @@ export type Classifier = {
    */
   dispose?(): void | Promise<void>;
 };
+
+/** A classifier whose inference is asynchronous (onnxruntime): a batch of N texts is one run. */
+export type AsyncClassifier = ClassifierBase & {
+  readonly async: true;
+  /** Predictions for `texts`, in order. */
+  predictBatch(texts: readonly string[]): Promise<Prediction[]>;
+};
+
+export type Classifier = SyncClassifier | AsyncClassifier;
+
+/** Predictions for `texts` from any classifier (for callers off the hot path: CLI, warm-up, tests). */
+export async function predictAll(classifier: Classifier, texts: readonly string[]): Promise<Prediction[]> {
+  if (classifier.async) return classifier.predictBatch(texts);
+  return texts.map((t) => classifier.predict(t));
+}
 
 /** A histogram over fixed bin edges, as recorded at training time for drift detection. */
 export type ReferenceDistribution = {

@@ -28,6 +28,8 @@ export type LoggingOptions = {
   payloadSampleRate: number;
   /** Longest anonymised text kept in an ml_payload line. */
   payloadMaxChars: number;
+  /** Share of business lines written, 0..1 (BUSINESS_LOG_SAMPLE_RATE); all when not given. */
+  businessSampleRate?: number;
   /** Where lines go; stdout (asynchronously) when not given. */
   destination?: DestinationStream;
 };
@@ -120,6 +122,16 @@ export function safeError(err: unknown, texts: readonly string[] = []): Record<s
   if (typeof code === 'string' || typeof code === 'number') out.code = code;
   if (err.cause !== undefined) out.cause = safeError(err.cause, texts);
   return markSafe(out);
+}
+
+/**
+ * An expected failure (a database that is down, a refused connection) as it may appear in a warning:
+ * `safeError` without the stack. The stack of an operational failure tells nothing, and a line with
+ * one reads as a bug.
+ */
+export function errorSummary(err: unknown): Record<string, unknown> {
+  const { stack: _stack, ...rest } = safeError(err);
+  return markSafe(rest);
 }
 
 // Marks an already-cleaned error so that the `err` serializer (the safety net for every `{ err }`
@@ -216,6 +228,15 @@ function isoTimeCached(): string {
   return lastTime;
 }
 
+/** `write`, called for a random share `rate` of the lines (all at 1, none at 0). */
+function sampled(write: (fields: LineFields) => void, rate: number): ((fields: LineFields) => void) | undefined {
+  if (rate >= 1) return write;
+  if (rate <= 0) return undefined;
+  return (fields) => {
+    if (Math.random() < rate) write(fields);
+  };
+}
+
 export function createLogs(opts: LoggingOptions): Logs {
   let dropped = 0;
   const destination =
@@ -257,7 +278,7 @@ export function createLogs(opts: LoggingOptions): Logs {
   return {
     root,
     accessLine: infoOn ? line('access') : undefined,
-    businessLine: infoOn ? line('business') : undefined,
+    businessLine: infoOn ? sampled(line('business'), opts.businessSampleRate ?? 1) : undefined,
     service: child('service'),
     business: child('business'),
     payload: child('ml_payload'),

@@ -68,7 +68,11 @@ export type Metrics = {
 };
 
 /** Values other modules keep, read at scrape time. */
-export type MetricSources = { droppedLogLines(): number };
+export type MetricSources = {
+  droppedLogLines(): number;
+  /** Window of the event-loop utilisation gauge, in ms (10 s by default; tests shorten it). */
+  eluWindowMs?: number;
+};
 
 export function createMetrics(sources: MetricSources = { droppedLogLines: () => 0 }): Metrics {
   const registry = new Registry();
@@ -84,15 +88,33 @@ export function createMetrics(sources: MetricSources = { droppedLogLines: () => 
     },
   });
 
-  let lastElu = performance.eventLoopUtilization();
-  new Gauge({
-    name: 'nodejs_eventloop_utilization_ratio',
-    help: 'Share of time the event loop was busy since the previous scrape (0..1).',
+  // Event-loop utilisation, independent of who scrapes and how often: a counter of busy time (since
+  // start; rate() of it is the utilisation over any range), and a gauge over the last complete window,
+  // sampled by a timer — a value "since the previous scrape" would change with every extra scraper.
+  const eluStart = performance.eventLoopUtilization();
+  new Counter({
+    name: 'nodejs_eventloop_busy_seconds_total',
+    help: 'Time the event loop was busy (not waiting for I/O), in seconds since the process started; rate() is the utilisation.',
     registers: [registry],
     collect() {
-      const now = performance.eventLoopUtilization();
-      this.set(performance.eventLoopUtilization(now, lastElu).utilization);
-      lastElu = now;
+      this.reset();
+      this.inc(performance.eventLoopUtilization(eluStart).active / 1000);
+    },
+  });
+  const eluWindowMs = sources.eluWindowMs ?? 10_000;
+  let eluSample = performance.eventLoopUtilization();
+  let eluRatio = 0;
+  setInterval(() => {
+    const now = performance.eventLoopUtilization();
+    eluRatio = performance.eventLoopUtilization(now, eluSample).utilization;
+    eluSample = now;
+  }, eluWindowMs).unref();
+  new Gauge({
+    name: 'nodejs_eventloop_utilization_ratio',
+    help: `Share of time the event loop was busy over the last complete ${eluWindowMs / 1000} s window (0..1), the same for every scraper.`,
+    registers: [registry],
+    collect() {
+      this.set(eluRatio);
     },
   });
 

@@ -2,19 +2,22 @@
 // sampled (anonymised) ml_payload lines, the inference span when tracing is on, and the prediction
 // record for drift and the store (the sink only computes the drift features and queues the record).
 
+import { context, SpanStatusCode } from '@opentelemetry/api';
 import type { FastifyRequest } from 'fastify';
 import type { LoadedModel } from '../http/state.ts';
-import type { Prediction } from '../model/types.ts';
+import type { AsyncClassifier, Prediction, SyncClassifier } from '../model/types.ts';
 import type { PredictionSink } from '../quality/monitoring.ts';
 import type { Logs } from './logging.ts';
 import type { Metrics } from './metrics.ts';
 import { inSpan, type Tracing } from './tracing.ts';
 
 export type PredictionRecorder = {
-  /** Classifies one text, timing it (and tracing it) as one inference. */
+  /** Classifies one text, timing it (and tracing it) as one inference. Sync formats only. */
   predictOne(model: LoadedModel, text: string): Prediction;
-  /** Classifies a batch in order as one inference. */
+  /** Classifies a batch in order as one inference. Sync formats only. */
   predictMany(model: LoadedModel, texts: string[]): Prediction[];
+  /** Classifies texts with an async format (ONNX): one model run for the batch, timed and traced as one inference. */
+  predictAsync(model: LoadedModel, classifier: AsyncClassifier, texts: readonly string[]): Promise<Prediction[]>;
   /** Records what was predicted for the request: metrics, business and payload logs. */
   recordOne(request: FastifyRequest, model: LoadedModel, text: string, p: Prediction): void;
   recordMany(request: FastifyRequest, model: LoadedModel, texts: string[], ps: Prediction[]): void;
@@ -65,14 +68,36 @@ export function createPredictionRecorder(opts: {
 
   return {
     predictOne(model, text) {
-      if (tracing) return timed(model, 1, () => model.classifier.predict(text));
+      const classifier = model.classifier as SyncClassifier;
+      if (tracing) return timed(model, 1, () => classifier.predict(text));
       const t0 = performance.now();
-      const p = model.classifier.predict(text);
+      const p = classifier.predict(text);
       metrics?.inferred(model.info, (performance.now() - t0) / 1000, 1);
       return p;
     },
     predictMany(model, texts) {
-      return timed(model, texts.length, () => texts.map((t) => model.classifier.predict(t)));
+      const classifier = model.classifier as SyncClassifier;
+      return timed(model, texts.length, () => texts.map((t) => classifier.predict(t)));
+    },
+    async predictAsync(model, classifier, texts) {
+      const n = texts.length;
+      const span = tracing?.tracer.startSpan(
+        'inference',
+        { attributes: { 'model.name': model.info.name, 'model.version': model.info.version, 'batch.size': n } },
+        context.active(),
+      );
+      const t0 = performance.now();
+      try {
+        const out = await classifier.predictBatch(texts);
+        metrics?.inferred(model.info, (performance.now() - t0) / 1000, n);
+        return out;
+      } catch (err) {
+        span?.recordException(err as Error);
+        span?.setStatus({ code: SpanStatusCode.ERROR });
+        throw err;
+      } finally {
+        span?.end();
+      }
     },
     recordOne(request, model, text, p) {
       metrics?.predicted(model.info, p.label, p.proba, text.length);

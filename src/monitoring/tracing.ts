@@ -7,7 +7,7 @@
 //
 // Built from the narrow packages (tracer provider, OTLP/HTTP exporters, resources, async-hooks context)
 // rather than @opentelemetry/sdk-node, which pulls gRPC, protobufjs and eleven exporters for metrics and
-// logs this service never sends (sdk-node: 41 of 139 runtime packages; now 92 runtime packages in all).
+// logs this service never sends: 56 runtime packages fewer (148 → 92 when this was measured).
 // The variables sdk-node read that matter here are read below (SUPPORTED_ENV); traces only — metrics stay
 // on /metrics (Prometheus), logs on stdout.
 

@@ -60,6 +60,16 @@ export type FeatureDrift = {
   live: number[];
 };
 
+export type DriftStatus = 'ok' | 'moderate' | 'drifted' | 'insufficient_data' | 'building_reference';
+
+/** The overall status from the features' verdicts: the worst one wins. */
+export function overallStatus(enough: boolean, verdicts: readonly (Verdict | null)[]): DriftStatus {
+  if (!enough) return 'insufficient_data';
+  if (verdicts.includes('drifted')) return 'drifted';
+  if (verdicts.includes('moderate')) return 'moderate';
+  return 'ok';
+}
+
 export type DriftReport = {
   model_name: string;
   model_version: string;
@@ -72,10 +82,14 @@ export type DriftReport = {
   thresholds: DriftThresholds;
   empty_bin_share: number;
   /**
-   * insufficient_data: fewer than min_count predictions in the window, no PSI yet; building_reference:
-   * the first predictions are being collected as the reference (`reference.n` of them so far).
+   * The worst verdict over the features: ok (every feature stable), moderate, drifted (at least one
+   * feature drifted); insufficient_data: fewer than min_count predictions in the window, no PSI yet;
+   * building_reference: the first predictions are being collected as the reference (`reference.n` of
+   * them so far).
    */
-  status: 'ok' | 'insufficient_data' | 'building_reference';
+  status: DriftStatus;
+  /** Features whose verdict is `drifted`. */
+  drifted_features: DriftFeature[];
   features: Partial<Record<DriftFeature, FeatureDrift>>;
 };
 
@@ -147,6 +161,7 @@ export function createModelDrift(
         thresholds: { moderate: opts.moderate, drifted: opts.drifted },
         empty_bin_share: EMPTY_BIN_SHARE,
         status: 'building_reference',
+        drifted_features: [],
         features: {},
       };
     },
@@ -250,7 +265,11 @@ export function createDriftWindow(
         window: { size, max_age_minutes: opts.maxAgeMinutes, min_count: opts.minCount, predictions: used },
         thresholds: { moderate: opts.moderate, drifted: opts.drifted },
         empty_bin_share: EMPTY_BIN_SHARE,
-        status: enough ? 'ok' : 'insufficient_data',
+        status: overallStatus(
+          enough,
+          Object.values(out).map((f) => f.verdict),
+        ),
+        drifted_features: (Object.keys(out) as DriftFeature[]).filter((name) => out[name]?.verdict === 'drifted'),
         features: out,
       };
     },

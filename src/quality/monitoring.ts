@@ -6,7 +6,7 @@ import type { Config } from '../config.ts';
 import type { LoadedModel } from '../http/state.ts';
 import { hasTextStats, type TextStats } from '../model/text-stats.ts';
 import type { Prediction } from '../model/types.ts';
-import { type Logs, safeError } from '../monitoring/logging.ts';
+import { errorSummary, type Logs, safeError } from '../monitoring/logging.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
 import { createStoreHealth, type StoreHealth } from '../store/health.ts';
 import { migrateAtStart, openStore } from '../store/open.ts';
@@ -84,9 +84,11 @@ export async function startModelMonitoring(
     health = createStoreHealth();
     health.onChange((status, err) => {
       if (status === 'ok') logs.service.info({ store: store.location }, 'store: working again');
+      // An outage of the store is an operational condition, not a bug: a warning without a stack, so
+      // that the exception log (and its alert) keeps meaning "a bug to fix".
       else
-        logs.exception.error(
-          { store: store.location, err: safeError(err) },
+        logs.service.warn(
+          { store: store.location, err: errorSummary(err) },
           'store: an operation failed; predictions are queued (and dropped when the queue is full), feedback answers 503',
         );
     });

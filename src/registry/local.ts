@@ -12,12 +12,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelManifest } from '../model/types.ts';
+import { verifyChecksums } from './checksums.ts';
 import type { ModelInfo, ModelRef, ModelSelector, Registry, VersionInfo } from './types.ts';
 
 export type { ModelInfo, ModelRef, VersionInfo } from './types.ts';
 
 export class RegistryError extends Error {
-  readonly code: 'not_found' | 'invalid' | 'unreadable';
+  /**
+   * `unavailable`: a remote registry did not answer (network, timeout, 5xx) — worth retrying, and the
+   * model cache may stand in; `auth`: it refused our credentials.
+   */
+  readonly code: 'not_found' | 'invalid' | 'unreadable' | 'unavailable' | 'auth';
   constructor(code: RegistryError['code'], message: string) {
     super(message);
     this.name = 'RegistryError';
@@ -176,11 +181,13 @@ async function listModelNames(root: string): Promise<string[]> {
 }
 
 async function readManifest(dir: string): Promise<Partial<ModelManifest> | undefined> {
-  try {
-    return JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as Partial<ModelManifest>;
-  } catch {
-    return undefined;
+  // Our format's model.json, else the checksums.json of a version added with `msg-cls models add`.
+  for (const file of ['model.json', 'checksums.json']) {
+    try {
+      return JSON.parse(await readFile(join(dir, file), 'utf8')) as Partial<ModelManifest>;
+    } catch {}
   }
+  return undefined;
 }
 
 export async function describeModel(root: string, name: string): Promise<ModelInfo> {
@@ -281,10 +288,13 @@ export function createLocalRegistry(root: string): Registry {
     },
     async fetch(name: string, version: string, alias?: string) {
       const ref = await resolveModel(root, name, { version });
+      await verifyChecksums(ref.dir);
       return { ...ref, alias, origin: 'registry' as const };
     },
     async resolve(name: string, selector: ModelSelector) {
-      return { ...(await resolveModel(root, name, selector)), origin: 'registry' as const };
+      const ref = await resolveModel(root, name, selector);
+      await verifyChecksums(ref.dir);
+      return { ...ref, origin: 'registry' as const };
     },
     async list(name?: string) {
       return name === undefined ? listModels(root) : [await describeModel(root, name)];

@@ -17,6 +17,8 @@ export type ModelRef = {
    * unreachable and the last version resolved for this alias was taken from MODEL_CACHE_DIR).
    */
   origin?: 'registry' | 'cache';
+  /** With origin `cache`: why the registry was not used (for /health and the log). */
+  originReason?: string;
 };
 
 export type VersionInfo = {

@@ -15,7 +15,14 @@ import {
 import { binaryMetrics } from '../model/metrics.ts';
 import { referenceDistribution } from '../model/reference.ts';
 import { countUrls } from '../model/text-stats.ts';
-import type { BinaryMetrics, Classifier, ModelManifest, ReferenceDistribution } from '../model/types.ts';
+import {
+  type BinaryMetrics,
+  type Classifier,
+  type ModelManifest,
+  predictAll,
+  type ReferenceDistribution,
+  type SyncClassifier,
+} from '../model/types.ts';
 import { VocabFilter } from '../model/vocab.ts';
 import { fitLogistic, packRows } from './optimize.ts';
 import { firstLines, prepareSplit, resolveLabels, subjectOnly } from './prepare.ts';
@@ -275,7 +282,7 @@ export function trainClassifier(examples: readonly Example[], options: TrainOpti
   return { manifest, files, classifier, metrics, timings };
 }
 
-function scoreAll(classifier: Classifier, examples: readonly Example[]): Float64Array {
+function scoreAll(classifier: SyncClassifier, examples: readonly Example[]): Float64Array {
   const out = new Float64Array(examples.length);
   for (let i = 0; i < examples.length; i++) out[i] = classifier.score(examples[i].text);
   return out;
@@ -286,10 +293,47 @@ function scoreAll(classifier: Classifier, examples: readonly Example[]): Float64
  * but every label must be one the classifier knows.
  */
 export function evaluate(
-  classifier: Classifier,
+  classifier: SyncClassifier,
   examples: readonly Example[],
   positiveLabel = classifier.positiveLabel,
 ): BinaryMetrics {
+  checkLabels(classifier, examples, positiveLabel);
+  const flip = positiveLabel !== classifier.positiveLabel;
+  const scores = new Float64Array(examples.length);
+  for (let i = 0; i < examples.length; i++) {
+    const p = classifier.score(examples[i].text);
+    scores[i] = flip ? 1 - p : p;
+  }
+  return binaryMetrics(
+    examples.map((e) => e.label === positiveLabel),
+    scores,
+    positiveLabel,
+  );
+}
+
+/** `evaluate` for any format: async ones (ONNX) are run in batches; the score is P(positive label). */
+export async function evaluateAny(
+  classifier: Classifier,
+  examples: readonly Example[],
+  positiveLabel = classifier.positiveLabel,
+): Promise<BinaryMetrics> {
+  if (!classifier.async) return evaluate(classifier, examples, positiveLabel);
+  checkLabels(classifier, examples, positiveLabel);
+  const scores = new Float64Array(examples.length);
+  const BATCH = 256;
+  for (let i = 0; i < examples.length; i += BATCH) {
+    const chunk = examples.slice(i, i + BATCH).map((e) => e.text);
+    const ps = await predictAll(classifier, chunk);
+    for (let j = 0; j < ps.length; j++) scores[i + j] = ps[j].probabilities[positiveLabel] ?? 0;
+  }
+  return binaryMetrics(
+    examples.map((e) => e.label === positiveLabel),
+    scores,
+    positiveLabel,
+  );
+}
+
+function checkLabels(classifier: Classifier, examples: readonly Example[], positiveLabel: string): void {
   if (!classifier.labels.includes(positiveLabel)) {
     throw new Error(
       `positive label ${JSON.stringify(positiveLabel)} is not one of the model's labels: ${classifier.labels.join(', ')}`,
@@ -305,15 +349,4 @@ export function evaluate(
         .join(', ')} (model labels: ${classifier.labels.join(', ')})`,
     );
   }
-  const flip = positiveLabel !== classifier.positiveLabel;
-  const scores = new Float64Array(examples.length);
-  for (let i = 0; i < examples.length; i++) {
-    const p = classifier.score(examples[i].text);
-    scores[i] = flip ? 1 - p : p;
-  }
-  return binaryMetrics(
-    examples.map((e) => e.label === positiveLabel),
-    scores,
-    positiveLabel,
-  );
 }

@@ -80,6 +80,8 @@ describe('drift against the training reference', () => {
       assert.ok(d.features[f].psi > 0.2, `${f}: PSI ${d.features[f].psi}`);
       assert.equal(d.features[f].verdict, 'drifted', f);
     }
+    assert.equal(d.status, 'drifted', 'the overall status follows the features');
+    assert.ok(d.drifted_features.includes('text_length'));
     // Every short message lands in the first length bin.
     assert.equal(d.features.text_length.live[0], 1);
   });

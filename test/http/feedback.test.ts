@@ -130,7 +130,14 @@ describe('POST /feedback with SQLite', () => {
         'invalid_format',
         /as POST \/predict returned/,
       ],
-      ['both shapes', { request_id: id, label: 'ham', items: [] }, auth, 400, 'empty_batch', /at least one item/],
+      [
+        'both shapes (empty items)',
+        { request_id: id, label: 'ham', items: [] },
+        auth,
+        400,
+        'ambiguous_request',
+        /not both/,
+      ],
       [
         'both shapes, non-empty',
         { request_id: id, label: 'ham', items: [{ request_id: id, label: 'ham' }] },

@@ -56,6 +56,36 @@ describe('health, version and docs endpoints', () => {
     assert.ok(!Object.keys(spec.paths).some((p) => p.startsWith('/docs')), 'docs routes are hidden');
   });
 
+  test('GET /openapi.json says what the service does (issue 12, defect 11)', async () => {
+    const spec = await json(await fetch(`${server.url}/openapi.json`));
+    // /metrics answers the Prometheus text format, not JSON.
+    assert.deepEqual(Object.keys(spec.paths['/metrics'].get.responses['200'].content), ['text/plain']);
+    // /predict: exactly one of text and texts, nothing else.
+    const predict = spec.paths['/predict'].post.requestBody.content['application/json'].schema;
+    assert.deepEqual(
+      predict.oneOf.map((b: { required: string[] }) => b.required),
+      [['text'], ['texts']],
+    );
+    assert.equal(predict.additionalProperties, false);
+    assert.ok(predict.properties.text.pattern, 'blank texts are refused by the schema');
+    // /feedback: one label or items, never both; labels are the served model's.
+    const feedback = spec.paths['/feedback'].post.requestBody.content['application/json'].schema;
+    assert.deepEqual(feedback.oneOf[0].required, ['request_id', 'label']);
+    assert.deepEqual(feedback.oneOf[1].required, ['items']);
+    assert.equal(feedback.additionalProperties, false);
+    assert.deepEqual(feedback.properties.label.enum, ['ham', 'spam']);
+    assert.deepEqual(feedback.properties.items.items.properties.label.enum, ['ham', 'spam']);
+    // Every operation declares the client errors and the 503 of a draining instance it can return.
+    for (const [path, ops] of Object.entries(spec.paths) as [string, Record<string, { responses: object }>][]) {
+      for (const [method, op] of Object.entries(ops)) {
+        const statuses = Object.keys(op.responses);
+        assert.ok(statuses.includes('4XX'), `${method} ${path} declares 4XX`);
+        assert.ok(statuses.includes('503'), `${method} ${path} declares 503`);
+      }
+    }
+    assert.ok(spec.paths['/predict'].post.responses['200'].links.ConfirmLabel, 'a link from /predict to /feedback');
+  });
+
   test('GET /docs serves the interactive docs', async () => {
     const res = await fetch(`${server.url}/docs`);
     assert.equal(res.status, 200);

@@ -117,7 +117,9 @@ test('flipping the alias under load fails no request; responses follow the alias
   const seen = new Set(samples.map((s) => s.version));
   assert.deepEqual([...seen].sort(), ['1', '2']);
 
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const metrics = await (
+    await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
+  ).text();
   const reloads = metrics.split('\n').find((l) => l.startsWith('msgcls_model_reloads_total{role="champion"}'));
   assert.equal(reloads, `msgcls_model_reloads_total{role="champion"} ${plan.length}`);
   const failures = metrics.split('\n').find((l) => l.startsWith('msgcls_model_reload_failures_total{'));

@@ -198,3 +198,41 @@ describe('the per-request line writer', () => {
     assert.equal(logs.businessLine, undefined);
   });
 });
+
+describe('expected refusals are warnings, not exceptions', () => {
+  test('a failing store and the 503s it causes: service warnings without a stack, no exception line', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { DatabaseSync } = await import('node:sqlite');
+    const dir = mkdtempSync(join(tmpdir(), 'msgcls-warn-'));
+    const file = join(dir, 'store.db');
+    const srv = await startTestServer({ STORE_URL: `sqlite:${file}`, STORE_FLUSH_MS: '20' });
+    try {
+      const p = await postJson(`${srv.url}/predict`, { text: 'hello there' });
+      assert.equal(p.status, 200);
+      // Break the store under the running service: every later operation fails.
+      const db = new DatabaseSync(file);
+      db.exec('DROP TABLE msgcls_feedback; DROP TABLE msgcls_predictions;');
+      db.close();
+      const f = await postJson(`${srv.url}/feedback`, { request_id: p.json.request_id, label: 'ham' });
+      assert.equal(f.status, 503, f.text);
+      assert.equal(f.json.error, 'store_unavailable');
+      await new Promise((r) => setTimeout(r, 100));
+      await srv.obs.logs.flush();
+      const records = srv.logs.records();
+      assert.deepEqual(
+        records.filter((r) => r.log_type === 'exception'),
+        [],
+        'no exception line for an expected failure',
+      );
+      const warnings = records.filter((r) => r.log_type === 'service' && r.level === 'warn');
+      assert.ok(warnings.some((r) => r.request_id === f.json.request_id && r.error === 'store_unavailable'));
+      assert.ok(warnings.some((r) => String(r.msg).startsWith('store: an operation failed')));
+      for (const w of warnings) assert.equal(JSON.stringify(w).includes('    at '), false, 'no stack frames');
+    } finally {
+      await srv.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

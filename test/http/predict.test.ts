@@ -79,8 +79,10 @@ describe('POST /predict', () => {
     assert.match(tooLong.json.request_id, /^[0-9a-f-]{36}$/);
   });
 
-  test('extra fields are ignored', async () => {
+  test('unknown fields are refused, as by /feedback (one rule for every endpoint)', async () => {
     const res = await postJson(`${server.url}/predict`, { text: 'hello there', id: 5 });
-    assert.equal(res.status, 200);
+    assert.equal(res.status, 400);
+    assert.equal(res.json.error, 'unknown_field');
+    assert.match(res.json.detail as string, /unknown field "id"/);
   });
 });

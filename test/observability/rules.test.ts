@@ -106,7 +106,7 @@ describe('recording rules', () => {
 });
 
 describe('alert rules', () => {
-  test('the issue-3 and issue-4 alert sets are present', () => {
+  test('the issue-3, issue-4 and issue-12 alert sets are present', () => {
     assert.deepEqual(alerts.map((a) => a.alert).sort(), [
       'MsgClsDriftHigh',
       'MsgClsErrorBudgetBurnFast',
@@ -114,6 +114,7 @@ describe('alert rules', () => {
       'MsgClsEventLoopLagHigh',
       'MsgClsHighErrorRatio',
       'MsgClsLatencyP95High',
+      'MsgClsLoadShedding',
       'MsgClsModelLoadFailed',
       'MsgClsModelReloadFailing',
       'MsgClsNoPredictions',

@@ -40,6 +40,7 @@ describe('saveModel / loadClassifier', () => {
 
   it('round-trips: identical scores, predictions, text stats and manifest', async () => {
     const { classifier, manifest } = await loadClassifier(dir);
+    assert.ok(!classifier.async, 'our own format answers synchronously');
     const texts = ['WIN cash now', 'meeting tomorrow', '', 'Ünïcödé 𝐟𝐫𝐞𝐞 $$$', 'x'.repeat(20000)];
     for (const t of texts) {
       assert.equal(classifier.score(t), trained.classifier.score(t));
@@ -68,7 +69,14 @@ describe('saveModel / loadClassifier', () => {
   it('names the file when model.json is missing or not JSON', async () => {
     await assert.rejects(loadClassifier(join(root, 'nope')), (err: Error) => {
       assert.ok(err instanceof ArtifactError);
-      assert.match(err.message, /cannot read model manifest .*nope.*model\.json.*ENOENT/);
+      assert.match(err.message, /cannot read model directory .*nope.*ENOENT/);
+      return true;
+    });
+    const noManifest = await copy('nomanifest');
+    await rm(join(noManifest, 'model.json'));
+    await assert.rejects(loadClassifier(noManifest), (err: Error) => {
+      assert.ok(err instanceof ArtifactError);
+      assert.match(err.message, /no model in .*nomanifest: expected model\.json/);
       return true;
     });
     const d = await copy('badjson');

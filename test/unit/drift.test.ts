@@ -7,6 +7,7 @@ import {
   createModelDrift,
   DRIFT_FEATURES,
   EMPTY_BIN_SHARE,
+  overallStatus,
   psi,
   verdict,
 } from '../../src/quality/drift.ts';
@@ -76,6 +77,22 @@ describe('drift window', () => {
     close(r.features.text_length?.psi as number, 0);
     assert.equal(r.features.text_length?.verdict, 'stable');
     assert.equal(r.status, 'ok');
+  });
+
+  test('the overall status follows the features: drifted when every feature is drifted, never "ok"', () => {
+    const w = createDriftWindow({ name: 'm', version: '1' }, reference, opts);
+    for (const len of [50, 50, 50, 50]) w.observe(values(len), 0);
+    const r = w.report(0);
+    assert.equal(r.features.text_length?.verdict, 'drifted');
+    assert.equal(r.status, 'drifted');
+    assert.deepEqual(r.drifted_features, ['text_length']);
+  });
+
+  test('overallStatus: the worst verdict wins', () => {
+    assert.equal(overallStatus(false, ['drifted']), 'insufficient_data');
+    assert.equal(overallStatus(true, ['stable', 'stable']), 'ok');
+    assert.equal(overallStatus(true, ['stable', 'moderate', null]), 'moderate');
+    assert.equal(overallStatus(true, ['moderate', 'drifted', 'stable']), 'drifted');
   });
 
   test('slides: the oldest prediction leaves when the window is full', () => {
@@ -150,8 +167,12 @@ describe('drift of a model version', () => {
     // The same distribution again: stable; all of it beyond the last edge: drifted.
     for (let i = 0; i < 10; i++) d.observe(values(i * 2), 0);
     r = d.report(0);
-    assert.equal(r.status, 'ok');
     assert.equal(r.features.text_length?.verdict, 'stable');
+    // The scores of these (even tenths only) leave half the reference bins empty: the score drifted,
+    // and the overall status says so.
+    assert.equal(r.features.score?.verdict, 'drifted');
+    assert.equal(r.status, 'drifted');
+    assert.deepEqual(r.drifted_features, ['score']);
     for (let i = 0; i < 10; i++) d.observe(values(100 + i), 0);
     assert.equal(d.report(0).features.text_length?.verdict, 'drifted');
   });

@@ -56,6 +56,7 @@ describe('model slot', () => {
     assert.equal(outcome.outcome, 'swapped');
     assert.equal(slot.current()?.ref.version, '2');
     assert.deepEqual(disposed, [], 'not disposed while a request holds it');
+    assert.ok(!held.classifier.async, 'our own format answers synchronously');
     assert.equal(held.classifier.predict('still works').label.length > 0, true);
     releaseModel(held);
     await new Promise((r) => setImmediate(r));

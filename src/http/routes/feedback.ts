@@ -74,10 +74,21 @@ export function feedbackRoutes(
       onRequest: authorize,
       schema: {
         summary: 'Record the true label of earlier predictions (delayed labels)',
+        labelsFromModel: true,
+        operationId: 'postFeedback',
         description: `Send {"request_id": "...", "label": "spam"} (add "index" for the n-th text of a batch request) or {"items": [{...}, ...]} (up to ${opts.maxBatch}). Answers 200 once every label is durably stored; all or nothing. A repeated label is a no-op; a different label for the same prediction replaces the earlier one (the latest wins).${opts.token ? ' Needs Authorization: Bearer <FEEDBACK_TOKEN>.' : ''}`,
         body: {
           type: 'object',
           additionalProperties: false,
+          // Exactly one of the two shapes: one label, or `items` (and then none of the single-label fields).
+          oneOf: [
+            { title: 'One label', required: ['request_id', 'label'], not: { required: ['items'] } },
+            {
+              title: 'Many labels',
+              required: ['items'],
+              not: { anyOf: [{ required: ['request_id'] }, { required: ['label'] }, { required: ['index'] }] },
+            },
+          ],
           properties: {
             ...itemProperties,
             items: {

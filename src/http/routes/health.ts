@@ -49,6 +49,12 @@ const healthSchema = {
         version: { type: 'string' },
         alias: { type: ['string', 'null'] },
         loaded_at: { type: 'string' },
+        origin: {
+          type: 'string',
+          enum: ['registry', 'cache'],
+          description: 'cache: the registry was unreachable at start and the version comes from MODEL_CACHE_DIR',
+        },
+        origin_reason: { type: 'string' },
         reload: {
           type: 'object',
           description:
@@ -116,21 +122,26 @@ export function healthRoutes(
     (_request, reply) => {
       const m = state.model;
       const store = storeSummary();
-      const degraded = state.phase === 'ready' && store.status === 'degraded';
+      const fromCache = state.phase === 'ready' && m?.ref.origin === 'cache';
+      const degraded = state.phase === 'ready' && (store.status === 'degraded' || fromCache);
       const body = {
         status: degraded ? 'degraded' : state.phase === 'ready' ? 'ok' : state.phase,
         reason:
           state.phase !== 'ready'
             ? state.reason
-            : degraded
-              ? `the store is failing (${store.last_error?.what ?? 'unknown'}): predictions are served but may not be recorded, feedback answers 503`
-              : undefined,
+            : fromCache
+              ? `serving version ${m?.ref.version} from the model cache: the registry is unreachable${store.status === 'degraded' ? '; the store is failing too' : ''}`
+              : degraded
+                ? `the store is failing (${store.last_error?.what ?? 'unknown'}): predictions are served but may not be recorded, feedback answers 503`
+                : undefined,
         store,
         model: m && {
           name: m.ref.name,
           version: m.ref.version,
           alias: m.ref.alias ?? null,
           loaded_at: m.loadedAt.toISOString(),
+          origin: m.ref.origin ?? 'registry',
+          origin_reason: m.ref.originReason,
           reload: slotStatus().find((s) => s.role === 'champion'),
         },
         uptime_s: Math.round((Date.now() - state.startedAt) / 100) / 10,

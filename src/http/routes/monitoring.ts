@@ -80,10 +80,11 @@ const driftSchema = {
     model_version: { type: 'string' },
     status: {
       type: 'string',
-      enum: ['ok', 'insufficient_data', 'building_reference'],
+      enum: ['ok', 'moderate', 'drifted', 'insufficient_data', 'building_reference'],
       description:
-        'building_reference: the version ships no drift reference, and its first DRIFT_REFERENCE_COUNT predictions are being collected as one; insufficient_data: fewer than DRIFT_MIN_COUNT predictions in the window.',
+        'The worst verdict over the features: ok (all stable), moderate, drifted (at least one feature drifted); insufficient_data: fewer than DRIFT_MIN_COUNT predictions in the window; building_reference: the version ships no drift reference, and its first DRIFT_REFERENCE_COUNT predictions are being collected as one.',
     },
+    drifted_features: { type: 'array', items: { type: 'string' }, description: 'Features whose verdict is drifted.' },
     reference: {
       type: 'object',
       description:

@@ -1,6 +1,7 @@
 // POST /predict — the hot path. One text or a batch in, label + probabilities out.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { VISIBLE_PATTERN } from '../../model/visible.ts';
 import type { PredictionRecorder } from '../../monitoring/predictions.ts';
 import { errorSchema, HttpError } from '../errors.ts';
 import { acquireModel, type LoadedModel, releaseModel, type ServiceState } from '../state.ts';
@@ -29,23 +30,37 @@ const modelSchema = {
   required: ['name', 'version'],
 } as const;
 
-const NON_SPACE = /\S/;
-
 export function predictRoutes(
   app: FastifyInstance,
   state: ServiceState,
   recorder: PredictionRecorder,
   opts: PredictOptions,
 ): void {
-  const text = { type: 'string', minLength: 1, maxLength: opts.maxTextChars } as const;
+  // The pattern refuses a text with no visible character (src/model/visible.ts): one rule, in the schema.
+  const text = { type: 'string', minLength: 1, maxLength: opts.maxTextChars, pattern: VISIBLE_PATTERN } as const;
   app.post<{ Body: PredictBody }>(
     '/predict',
     {
       schema: {
         summary: 'Classify one text or a batch of texts',
-        description: `Send {"text": "..."} for one prediction or {"texts": [...]} (up to ${opts.maxBatch}) for a batch, in order. Texts are limited to ${opts.maxTextChars} characters.`,
+        operationId: 'postPredict',
+        links: {
+          200: {
+            ConfirmLabel: {
+              operationId: 'postFeedback',
+              description: 'Send the true label of this prediction (here: the predicted one) to POST /feedback.',
+              requestBody: { request_id: '$response.body#/request_id', label: '$response.body#/label' },
+            },
+          },
+        },
+        description: `Send {"text": "..."} for one prediction or {"texts": [...]} (up to ${opts.maxBatch}) for a batch, in order — exactly one of the two. Texts are limited to ${opts.maxTextChars} characters and need a visible character (white space, zero-width and other invisible characters alone are refused). Unknown fields are refused (400 unknown_field), as on every endpoint.`,
         body: {
           type: 'object',
+          additionalProperties: false,
+          oneOf: [
+            { required: ['text'], title: 'One text' },
+            { required: ['texts'], title: 'A batch of texts' },
+          ],
           properties: {
             text: { ...text, description: 'The text to classify.', examples: ['Buy cheap iPhone'] },
             texts: {
@@ -105,11 +120,23 @@ export function predictRoutes(
       if (body.texts !== undefined) {
         throw new HttpError(400, 'ambiguous_request', 'send either "text" or "texts", not both');
       }
-      if (!NON_SPACE.test(body.text)) {
-        throw new HttpError(400, 'empty_text', 'body.text has no visible characters: send a non-empty text');
+      const text = body.text;
+      if (model.classifier.async) {
+        // ONNX formats: inference is async (onnxruntime); our own format stays on the sync path below.
+        return recorder.predictAsync(model, model.classifier, [text]).then((ps) => {
+          const p = ps[0];
+          recorder.recordOne(request, model, text, p);
+          return {
+            label: p.label,
+            proba: p.proba,
+            probabilities: p.probabilities,
+            model: model.info,
+            request_id: request.id,
+          };
+        });
       }
-      const p = recorder.predictOne(model, body.text);
-      recorder.recordOne(request, model, body.text, p);
+      const p = recorder.predictOne(model, text);
+      recorder.recordOne(request, model, text, p);
       return {
         label: p.label,
         proba: p.proba,
@@ -120,10 +147,11 @@ export function predictRoutes(
     }
     if (body.texts !== undefined) {
       const texts = body.texts;
-      for (let i = 0; i < texts.length; i++) {
-        if (!NON_SPACE.test(texts[i])) {
-          throw new HttpError(400, 'empty_text', `body.texts.${i} has no visible characters: send non-empty texts`);
-        }
+      if (model.classifier.async) {
+        return recorder.predictAsync(model, model.classifier, texts).then((predictions) => {
+          recorder.recordMany(request, model, texts, predictions);
+          return { predictions, model: model.info, request_id: request.id };
+        });
       }
       const predictions = recorder.predictMany(model, texts);
       recorder.recordMany(request, model, texts, predictions);
