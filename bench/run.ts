@@ -10,7 +10,6 @@
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { loadSpamAssassin } from '../src/data/load.ts';
 import { pythonFixture, registryWith } from '../test/helpers/model-fixtures.ts';
+import { freePort } from './lib.ts';
 
 // Each SQLite variant writes to its own file in a temporary folder, removed at the end.
 const TMP = mkdtempSync(join(tmpdir(), 'msgcls-bench-'));
@@ -254,17 +254,6 @@ const PIN =
   CLIENT === 'wrk' &&
   availableParallelism() >= 2 &&
   spawnSync('taskset', ['-V']).error === undefined;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 type Proc = { proc: ChildProcess; port: number; exited: Promise<number | null> };
 
