@@ -3,7 +3,6 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /** The API key bench/hooks.ts sends and bench/hooks-server.ts accepts (a bench value, not a secret). */
@@ -13,16 +12,9 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export type Service = { proc: ChildProcess; port: number; url: string; exited: Promise<number | null> };
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+import { freePort } from '../test/helpers/server.ts';
+
+export { freePort };
 
 /** `msg-cls serve` with the same V8 flags as `npm start`; logs go to /dev/null (still produced). */
 export async function startService(env: Record<string, string>): Promise<Service> {

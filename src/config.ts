@@ -1,6 +1,8 @@
 // All configuration comes from the environment, is read here once at start, and is validated as a
 // whole: the process either gets a complete, valid Config or stops with every problem listed.
 
+import { defaultRegistry } from './registry/default.ts';
+
 export type Config = {
   port: number;
   host: string;
@@ -27,6 +29,8 @@ export type Config = {
   trustProxy: boolean;
   watchdogEventLoopLimitMs: number;
   watchdogModelLoadTimeoutMs: number;
+  /** Not ready this long after start → exit 70 (a start-up step that hangs); 0 = off. */
+  watchdogStartupTimeoutMs: number;
   store: StoreConfig;
   feedbackToken: string | undefined;
   /** Bearer token for /admin/* (and the other non-public endpoints); unset = open. */
@@ -158,7 +162,12 @@ export type ConfigVar = {
 export const CONFIG_VARS: readonly ConfigVar[] = [
   { name: 'PORT', default: '8000', description: 'TCP port the HTTP server listens on.' },
   { name: 'HOST', default: '0.0.0.0', description: 'Interface to bind; 0.0.0.0 is needed in containers.' },
-  { name: 'MODEL_REGISTRY', default: './models', description: 'Directory of the local model registry.' },
+  {
+    name: 'MODEL_REGISTRY',
+    default: './models',
+    description:
+      'Directory of the local model registry. Unset and without ./models: the default model bundled with msg-cls.',
+  },
   { name: 'MODEL_NAME', default: 'msg_cls', description: 'Registered model to serve.' },
   { name: 'MODEL_ALIAS', default: 'champion', description: 'Alias of the version to serve.' },
   {
@@ -350,6 +359,12 @@ export const CONFIG_VARS: readonly ConfigVar[] = [
     default: '30000',
     description:
       'How long to keep retrying a model that fails to load (with /ready at 503 and the reason) before exiting with code 70. 0 = one attempt.',
+  },
+  {
+    name: 'WATCHDOG_STARTUP_TIMEOUT_MS',
+    default: '60000',
+    description:
+      'Exit with code 70 when the service is not ready this long after it started (store open and migration, listen, model load — a step that hangs rather than fails), so the supervisor restarts it. Must exceed WATCHDOG_MODEL_LOAD_TIMEOUT_MS (unset: that + 30000 when more than 60000); 0 turns it off.',
   },
   {
     name: 'STORE_URL',
@@ -655,7 +670,7 @@ export function loadConfig(env: Env = process.env): Config {
   const config: Config = {
     port: int('PORT', 0, 65535),
     host: raw('HOST'),
-    registry: raw('MODEL_REGISTRY'),
+    registry: env.MODEL_REGISTRY?.trim() ? raw('MODEL_REGISTRY') : defaultRegistry(),
     modelName: name('MODEL_NAME'),
     modelAlias: name('MODEL_ALIAS'),
     modelVersion,
@@ -675,6 +690,10 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: bool('TRUST_PROXY'),
     watchdogEventLoopLimitMs: int('WATCHDOG_EVENT_LOOP_LIMIT_MS', 0, 3_600_000),
     watchdogModelLoadTimeoutMs: int('WATCHDOG_MODEL_LOAD_TIMEOUT_MS', 0, 3_600_000),
+    // Unset: room for the model load and 30 s more for the other steps, at least the default.
+    watchdogStartupTimeoutMs: env.WATCHDOG_STARTUP_TIMEOUT_MS?.trim()
+      ? int('WATCHDOG_STARTUP_TIMEOUT_MS', 0, 3_600_000)
+      : Math.max(60_000, int('WATCHDOG_MODEL_LOAD_TIMEOUT_MS', 0, 3_600_000) + 30_000),
     store: {
       ...parseStoreUrl(raw('STORE_URL'), problems),
       storeText: bool('STORE_TEXT'),
@@ -772,6 +791,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (config.watchdogEventLoopLimitMs > 0 && config.watchdogEventLoopLimitMs < 100) {
     problems.push(
       `WATCHDOG_EVENT_LOOP_LIMIT_MS=${config.watchdogEventLoopLimitMs} is too small: a garbage-collection pause could trip it; use at least 100, or 0 to turn the watchdog off`,
+    );
+  }
+  if (
+    problems.length === 0 &&
+    config.watchdogStartupTimeoutMs > 0 &&
+    config.watchdogStartupTimeoutMs <= config.watchdogModelLoadTimeoutMs
+  ) {
+    problems.push(
+      `WATCHDOG_STARTUP_TIMEOUT_MS=${config.watchdogStartupTimeoutMs} must be more than WATCHDOG_MODEL_LOAD_TIMEOUT_MS=${config.watchdogModelLoadTimeoutMs}: loading the model is one of the start-up steps`,
     );
   }
   if (problems.length === 0 && config.shutdownDelayMs > 0 && config.shutdownDelayMs >= config.shutdownTimeoutMs) {

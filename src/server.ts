@@ -49,10 +49,12 @@ export async function createObservability(
     businessSampleRate: config.businessLogSampleRate,
     destination: opts.destination,
   });
+  const tracing = tracingRequested(env) ? await startTracing(env) : undefined;
+  for (const warning of tracing?.warnings ?? []) logs.service.warn({ tracing: true }, warning);
   return {
     logs,
     metrics: config.metricsEnabled ? createMetrics({ droppedLogLines: logs.droppedLines }) : undefined,
-    tracing: tracingRequested(env) ? await startTracing(env) : undefined,
+    tracing,
   };
 }
 

@@ -1,6 +1,7 @@
 // Small helpers shared by the CLI commands: argument parsing with --help, and uniform errors.
 
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { defaultRegistry } from '../registry/default.ts';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -75,7 +76,7 @@ export const MODEL_OPTIONS = {
 } as const satisfies Options;
 
 export const MODEL_OPTIONS_HELP = `
-  --registry DIR   model registry directory (env MODEL_REGISTRY, default ./models)
+  --registry DIR   model registry directory (env MODEL_REGISTRY, default ./models, else the bundled one)
   --name NAME      registered model (env MODEL_NAME, default msg_cls)
   --alias ALIAS    alias to use (env MODEL_ALIAS, default champion)
   --version N      exact version; overrides the alias (env MODEL_VERSION)`;
@@ -88,7 +89,7 @@ export function modelSelection(values: Record<string, unknown>, env = process.en
   const version =
     str(values, 'version') ?? (str(values, 'alias') ? undefined : pick('version', 'MODEL_VERSION', undefined));
   return {
-    registry: pick('registry', 'MODEL_REGISTRY', './models') as string,
+    registry: pick('registry', 'MODEL_REGISTRY', undefined) ?? defaultRegistry(),
     name: pick('name', 'MODEL_NAME', 'msg_cls') as string,
     alias: pick('alias', 'MODEL_ALIAS', 'champion') as string,
     version,

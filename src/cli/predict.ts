@@ -10,7 +10,8 @@ export const predictCommand: Command = {
   summary: 'Classify a text (or each line of stdin with "-") and print the prediction as JSON.',
   usage: 'msg-cls predict TEXT | msg-cls predict - < lines.txt  [--name NAME] [--alias ALIAS | --version N]',
   help: `
-  TEXT             the text to classify; "-" reads one text per line from stdin and prints JSON lines
+  TEXT             the text to classify; "-" reads one text per line from stdin and prints one JSON line
+                   per input line ({"error":"empty_text",...} for a blank one, and exit status 1)
 ${MODEL_OPTIONS_HELP}`,
   options: { ...MODEL_OPTIONS },
   allowPositionals: true,
@@ -32,10 +33,22 @@ ${MODEL_OPTIONS_HELP}`,
       printJson(await predict(positionals[0]));
       return 0;
     }
+    // One output line per input line, so that outputs line up with inputs (`paste`, `jq -s`): a blank
+    // input line gets an error line in its place, and the exit status says some lines were blank.
+    let blank = 0;
+    let n = 0;
     for await (const line of createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY })) {
-      if (line.trim() === '') continue;
+      n++;
+      if (!hasVisibleText(line)) {
+        blank++;
+        process.stdout.write(
+          `${JSON.stringify({ error: 'empty_text', detail: `line ${n} is blank (no visible characters): give one text per line`, line: n })}\n`,
+        );
+        continue;
+      }
       process.stdout.write(`${JSON.stringify(await predict(line))}\n`);
     }
-    return 0;
+    if (blank > 0) process.stderr.write(`msg-cls predict: ${blank} of ${n} line(s) blank; each got an error line\n`);
+    return blank > 0 ? 1 : 0;
   },
 };

@@ -1,4 +1,7 @@
+import { getHeapStatistics } from 'node:v8';
+import { addedV8Flags, missingV8Flags, V8_FLAGS } from '../../bin/runtime.js';
 import { CONFIG_VARS, loadConfig } from '../config.ts';
+import type { Logs } from '../monitoring/logging.ts';
 import { ModelUnloadableError, startEventLoopWatchdog, WATCHDOG_EXIT_CODE } from '../monitoring/watchdog.ts';
 import { RegistryError } from '../registry/local.ts';
 import { createObservability, ModelLoadError, startServer } from '../server.ts';
@@ -53,6 +56,7 @@ a supervisor (Fly.io restart policy, Docker restart, systemd, Kubernetes) restar
     const config = loadConfig(env);
     const obs = await createObservability(config);
     const { logs } = obs;
+    logMemorySettings(logs.service);
 
     const fatal = (kind: string) => (err: unknown) => {
       logs.exception.fatal({ err }, `${kind}; exiting so the supervisor restarts the service`);
@@ -64,14 +68,33 @@ a supervisor (Fly.io restart policy, Docker restart, systemd, Kubernetes) restar
     // A stop signal while starting (e.g. a platform giving up on a slow start): nothing is in flight yet.
     const stopWhileStarting = (signal: NodeJS.Signals) => {
       logs.service.info({ signal }, 'stopped before the service was ready');
-      logs.flush().then(() => process.exit(0));
+      logs.flush().then(() => exitEvenIfStuck(0));
     };
     process.on('SIGTERM', stopWhileStarting);
     process.on('SIGINT', stopWhileStarting);
+    // Every start-up step is bounded: one that hangs instead of failing (a store that never answers, a
+    // model file on a stuck mount) ends in a logged exit 70 that the supervisor restarts.
+    const startupDeadline =
+      config.watchdogStartupTimeoutMs > 0
+        ? setTimeout(() => {
+            logs.exception.fatal(
+              {
+                reason: 'startup_timeout',
+                timeout_ms: config.watchdogStartupTimeoutMs,
+                uptime_ms: Math.round(process.uptime() * 1000),
+                exit_code: WATCHDOG_EXIT_CODE,
+              },
+              `not ready ${config.watchdogStartupTimeoutMs} ms after start (WATCHDOG_STARTUP_TIMEOUT_MS); exiting so the supervisor restarts the service`,
+            );
+            logs.flush().then(() => exitEvenIfStuck(WATCHDOG_EXIT_CODE));
+          }, config.watchdogStartupTimeoutMs)
+        : undefined;
     let server: Awaited<ReturnType<typeof startServer>>;
     try {
       server = await startServer(config, obs);
+      clearTimeout(startupDeadline);
     } catch (err) {
+      clearTimeout(startupDeadline);
       const explained = explainStartupError(err, config.host, config.port);
       if (err instanceof ModelLoadError && err.cause instanceof ModelUnloadableError) {
         const gaveUp = err.cause;
@@ -94,12 +117,17 @@ a supervisor (Fly.io restart policy, Docker restart, systemd, Kubernetes) restar
       logs,
     );
     return new Promise<number>((resolve) => {
+      let firstSignalAt = 0;
       const onSignal = (signal: NodeJS.Signals) => {
         if (server.state.phase === 'stopping') {
+          // Ctrl-C under `npm start` arrives twice: from the terminal and forwarded by npm. Only a signal
+          // sent on purpose later (an impatient second Ctrl-C) means "now".
+          if (performance.now() - firstSignalAt < 1000) return;
           logs.service.warn({ signal }, 'second stop signal: exiting now');
           logs.flush().then(() => process.exit(1));
           return;
         }
+        firstSignalAt = performance.now();
         server.stop(`received ${signal}`).then(async ({ drained }) => {
           await watchdog.stop();
           logs.service.info({ drained }, 'stopped');
@@ -143,4 +171,39 @@ function explainStartupError(err: unknown, host: string, port: number): unknown 
     `cannot load the model: ${(err as Error).message ?? String(err)}\nFix or re-register the artifact (\`msg-cls train\`), or point MODEL_ALIAS/MODEL_VERSION at a good version (\`msg-cls models\`).`,
     1,
   );
+}
+
+/** Says which V8 memory settings are in effect, and warns when one is missing (RSS would double under load). */
+function logMemorySettings(logger: Logs['service']): void {
+  const settings = {
+    v8_flags: V8_FLAGS.filter((f) => !missingV8Flags().includes(f)),
+    added_by_reexec: addedV8Flags() || undefined,
+    node_options: process.env.NODE_OPTIONS || undefined,
+    heap_limit_mb: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),
+  };
+  const missing = missingV8Flags();
+  if (missing.length === 0) logger.info(settings, 'V8 memory settings');
+  else
+    logger.warn(
+      { ...settings, missing },
+      `running without ${missing.join(' ')}: RSS under load may double; start with \`msg-cls serve\` (bin/msg-cls.js adds it) or add it to NODE_OPTIONS`,
+    );
+}
+
+/**
+ * process.exit(code) — once no filesystem request is pending, or by a signal when one stays pending for
+ * half a second: exiting joins libuv's thread pool, and a pool thread stuck in a system call (a FIFO, a hung
+ * network mount) makes the exit wait forever (measured: process.exit and process.reallyExit both hang).
+ * A signal's default action is carried out by the kernel at once — SIGTERM for a requested stop, SIGKILL
+ * for a failure; supervisors see the stop or the failure either way.
+ */
+async function exitEvenIfStuck(code: number): Promise<void> {
+  const fsPending = () => process.getActiveResourcesInfo().some((r) => r.startsWith('FSReq'));
+  for (let waited = 0; fsPending() && waited < 500; waited += 10) await new Promise((r) => setTimeout(r, 10));
+  if (fsPending()) {
+    const signal = code === 0 ? 'SIGTERM' : 'SIGKILL';
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+  }
+  process.exit(code);
 }

@@ -1,10 +1,17 @@
 // Measures what the configured model really costs: starts `msg-cls serve` with the deployment's
-// model settings on a loopback port, times start-up to "ready", loads /predict for a moment and
-// records the peak resident memory (VmHWM on Linux; sampled `ps` elsewhere).
+// environment (Dockerfile ENV + fly.toml [env], not the doctor's own shell) on a loopback port, in a
+// temporary directory, times start-up to "ready", loads /predict for a moment and records the peak
+// resident memory (VmHWM on Linux; sampled `ps` elsewhere). Nothing is written outside that directory:
+// a SQLite store goes to a temporary file, a PostgreSQL store is not written to (measured store off, and
+// said so), traces are not exported.
 
 import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CONFIG_VARS, parseStoreUrl } from '../config.ts';
 
 const CLI = fileURLToPath(new URL('../../bin/msg-cls.js', import.meta.url));
 
@@ -17,8 +24,10 @@ export type Footprint = {
 };
 
 export type MeasureOptions = {
-  env: Record<string, string>;
-  cwd: string;
+  /** The environment the service gets in the deployment (Dockerfile ENV, then fly.toml [env]). */
+  deploymentEnv: Record<string, string>;
+  /** The model registry on this machine (the deployment's, found under DIR or given with --registry). */
+  registry: string;
   /** Concurrent clients during the load phase. */
   concurrency?: number;
   loadMs?: number;
@@ -41,24 +50,76 @@ async function rssMb(pid: number): Promise<number | undefined> {
   });
 }
 
-export async function measureFootprint(opts: MeasureOptions): Promise<Footprint> {
+export type MeasureNote = { message: string; fix: string };
+
+/**
+ * The environment the measured service runs with: the deployment's, on top of the doctor's process
+ * environment stripped of every msg-cls and OpenTelemetry setting (a STORE_URL in the doctor's shell must
+ * not decide where the load test writes), with what cannot be reproduced safely here replaced.
+ */
+export function measurementEnv(
+  deploymentEnv: Record<string, string>,
+  registry: string,
+  workDir: string,
+  shellEnv: Record<string, string | undefined> = process.env,
+): { env: Record<string, string>; notes: MeasureNote[] } {
+  const appVars = new Set(CONFIG_VARS.map((v) => v.name));
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(shellEnv)) {
+    if (v === undefined || appVars.has(k) || k.startsWith('OTEL_') || k === 'NODE_OPTIONS') continue;
+    if (k === 'MSG_CLS_V8_FLAGS_MISSING') continue;
+    env[k] = v;
+  }
+  const notes: MeasureNote[] = [];
+  for (const [k, v] of Object.entries(deploymentEnv)) {
+    if (k.startsWith('OTEL_EXPORTER_OTLP')) continue;
+    env[k] = v;
+  }
+  if (Object.keys(deploymentEnv).some((k) => k.startsWith('OTEL_EXPORTER_OTLP'))) {
+    notes.push({
+      message: 'measured without exporting traces (the load test must not send spans to the real collector)',
+      fix: 'tracing adds a few MB; keep some headroom over the measured peak',
+    });
+  }
+  const store = parseStoreUrl(
+    deploymentEnv.STORE_URL ?? CONFIG_VARS.find((v) => v.name === 'STORE_URL')?.default ?? '',
+    [],
+  );
+  if (store.kind === 'sqlite') env.STORE_URL = `sqlite:${join(workDir, 'measure.db')}`;
+  if (store.kind === 'postgres') {
+    env.STORE_URL = 'off';
+    notes.push({
+      message: "measured with STORE_URL=off: the load test does not write into the deployment's PostgreSQL",
+      fix: 'the PostgreSQL store adds a connection pool (a few MB); keep some headroom over the measured peak',
+    });
+  }
+  Object.assign(env, {
+    MODEL_REGISTRY: registry,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    WATCHDOG_MODEL_LOAD_TIMEOUT_MS: '0',
+  });
+  return { env, notes };
+}
+
+export async function measureFootprint(opts: MeasureOptions): Promise<{ footprint: Footprint; notes: MeasureNote[] }> {
+  const workDir = mkdtempSync(join(tmpdir(), 'msg-cls-doctor-'));
+  try {
+    const { env, notes } = measurementEnv(opts.deploymentEnv, opts.registry, workDir);
+    return { footprint: await measure(env, workDir, opts), notes };
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+async function measure(env: Record<string, string>, cwd: string, opts: MeasureOptions): Promise<Footprint> {
   const concurrency = opts.concurrency ?? 32;
   const loadMs = opts.loadMs ?? 2000;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const t0 = performance.now();
-  // The V8 flags of bin/msg-cls.js's shebang and `npm start` (the image sets the same in NODE_OPTIONS).
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', CLI, 'serve'], {
-    cwd: opts.cwd,
-    env: {
-      ...process.env,
-      ...opts.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      WATCHDOG_MODEL_LOAD_TIMEOUT_MS: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // bin/msg-cls.js applies the service's V8 flags itself when the deployment's NODE_OPTIONS lacks them.
+  const child = spawn(process.execPath, [CLI, 'serve'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr: string[] = [];
   child.stderr.on('data', (d: Buffer) => stderr.push(d.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -107,6 +168,7 @@ export async function measureFootprint(opts: MeasureOptions): Promise<Footprint>
     const until = performance.now() + loadMs;
     let requests = 0;
     let peak = (await rssMb(child.pid as number)) ?? 0;
+    // Cleared however the load ends: a failed request used to leave it running, and the doctor never exited.
     const sampler = setInterval(async () => {
       peak = Math.max(peak, (await rssMb(child.pid as number)) ?? 0);
     }, 50);
@@ -118,8 +180,11 @@ export async function measureFootprint(opts: MeasureOptions): Promise<Footprint>
         requests++;
       }
     };
-    await Promise.all(Array.from({ length: concurrency }, client));
-    clearInterval(sampler);
+    try {
+      await Promise.all(Array.from({ length: concurrency }, client));
+    } finally {
+      clearInterval(sampler);
+    }
     peak = Math.max(peak, (await rssMb(child.pid as number)) ?? 0);
     return {
       model: ready.model,

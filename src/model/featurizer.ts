@@ -60,7 +60,41 @@ export type ScanCounts = {
   digits: number;
   /** Letters + digits + symbols (code points that are neither space nor ignorable). */
   visible: number;
+  /** URLs, as ./text-stats.ts countUrls counts them — in the same pass, so drift needs no second scan. */
+  urls: number;
 };
+
+/**
+ * If a URL starts at `i` ("http://", "https://" or "www." not right after "//", case-insensitive), the
+ * index of its last matched character; else -1. Checking resumes after that index (a "www." inside a
+ * matched "http://www." is not counted twice).
+ */
+export function urlAt(text: string, i: number): number {
+  const n = text.length;
+  if (i + 3 >= n) return -1;
+  const c = text.charCodeAt(i) | 0x20;
+  if (c === 0x68 /* h */) {
+    if (
+      (text.charCodeAt(i + 1) | 0x20) === 0x74 &&
+      (text.charCodeAt(i + 2) | 0x20) === 0x74 &&
+      (text.charCodeAt(i + 3) | 0x20) === 0x70
+    ) {
+      let j = i + 4;
+      if (j < n && (text.charCodeAt(j) | 0x20) === 0x73) j++;
+      if (text.charCodeAt(j) === 0x3a && text.charCodeAt(j + 1) === 0x2f && text.charCodeAt(j + 2) === 0x2f)
+        return j + 2;
+    }
+  } else if (c === 0x77 /* w */) {
+    if (
+      (text.charCodeAt(i + 1) | 0x20) === 0x77 &&
+      (text.charCodeAt(i + 2) | 0x20) === 0x77 &&
+      text.charCodeAt(i + 3) === 0x2e &&
+      !(i >= 2 && text.charCodeAt(i - 1) === 0x2f && text.charCodeAt(i - 2) === 0x2f)
+    )
+      return i + 3;
+  }
+  return -1;
+}
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
@@ -97,7 +131,7 @@ export class Featurizer {
   private tokenHashes: Uint32Array;
   private readonly ring = new Int32Array(MAX_GRAM);
   /** Statistics of the last scanned text. */
-  readonly counts: ScanCounts = { tokens: 0, letters: 0, upper: 0, digits: 0, visible: 0 };
+  readonly counts: ScanCounts = { tokens: 0, letters: 0, upper: 0, digits: 0, visible: 0, urls: 0 };
 
   constructor(config: FeaturizerConfig) {
     if (!Number.isInteger(config.hashBits) || config.hashBits < 8 || config.hashBits > 26) {
@@ -170,6 +204,8 @@ export class Featurizer {
     let prevTok = 0;
     let havePrev = false;
     let ringLen = 0; // number of code points in the current padded token so far (incl. the "<" marker)
+    let urls = 0;
+    let urlResume = 0;
     const n = text.length;
     for (let i = 0; i <= n; i++) {
       let cls: number;
@@ -191,6 +227,14 @@ export class Featurizer {
             f = 0xfffd;
           }
         } else {
+          const lc = c | 0x20;
+          if ((lc === 0x68 || lc === 0x77) && i >= urlResume) {
+            const end = urlAt(text, i);
+            if (end >= 0) {
+              urls++;
+              urlResume = end + 1;
+            }
+          }
           cls = BMP_CLASS[c];
           if (cls === 0) {
             fillBmp(c);
@@ -249,6 +293,7 @@ export class Featurizer {
     counts.upper = upper;
     counts.digits = digits;
     counts.visible = visible;
+    counts.urls = urls;
   }
 
   /** Emit the char n-grams (n = min..max) that end at the newest ring entry. */

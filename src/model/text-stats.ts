@@ -10,8 +10,10 @@
 //   unknown_token_share  share of word tokens whose hash is not in the training vocabulary filter
 //                        (0 when no tokens; NaN for classifiers without a vocabulary)
 // Plus, recorded in the reference but computed by the classifier: `score`, the positive-label probability.
+// The classifier's prediction scan yields these too (ScanCounts), so a text predicted and then observed
+// for drift is scanned once (see LinearClassifier.textStats).
 
-import { Featurizer } from './featurizer.ts';
+import { Featurizer, urlAt } from './featurizer.ts';
 import type { Classifier } from './types.ts';
 
 export type TextStats = {
@@ -73,7 +75,7 @@ export function genericTextStats(): (text: string, out?: TextStats) => TextStats
     o.token_count = c.tokens;
     o.digit_share = c.visible > 0 ? c.digits / c.visible : 0;
     o.upper_share = c.letters > 0 ? c.upper / c.letters : 0;
-    o.url_count = countUrls(text);
+    o.url_count = c.urls;
     o.unknown_token_share = Number.NaN;
     return o;
   };
@@ -82,32 +84,11 @@ export function genericTextStats(): (text: string, out?: TextStats) => TextStats
 /** Count URLs: "http://", "https://" and "www." (not right after "//"), case-insensitively. Linear. */
 export function countUrls(text: string): number {
   let count = 0;
-  const n = text.length;
-  for (let i = 0; i + 3 < n; i++) {
-    const c = text.charCodeAt(i) | 0x20;
-    if (c === 0x68 /* h */) {
-      if (
-        (text.charCodeAt(i + 1) | 0x20) === 0x74 &&
-        (text.charCodeAt(i + 2) | 0x20) === 0x74 &&
-        (text.charCodeAt(i + 3) | 0x20) === 0x70
-      ) {
-        let j = i + 4;
-        if (j < n && (text.charCodeAt(j) | 0x20) === 0x73) j++;
-        if (text.charCodeAt(j) === 0x3a && text.charCodeAt(j + 1) === 0x2f && text.charCodeAt(j + 2) === 0x2f) {
-          count++;
-          i = j + 2;
-        }
-      }
-    } else if (c === 0x77 /* w */) {
-      if (
-        (text.charCodeAt(i + 1) | 0x20) === 0x77 &&
-        (text.charCodeAt(i + 2) | 0x20) === 0x77 &&
-        text.charCodeAt(i + 3) === 0x2e &&
-        !(i >= 2 && text.charCodeAt(i - 1) === 0x2f && text.charCodeAt(i - 2) === 0x2f)
-      ) {
-        count++;
-        i += 3;
-      }
+  for (let i = 0; i + 3 < text.length; i++) {
+    const end = urlAt(text, i);
+    if (end >= 0) {
+      count++;
+      i = end;
     }
   }
   return count;

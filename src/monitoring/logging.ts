@@ -153,12 +153,14 @@ function isSafe(value: unknown): value is Record<string, unknown> {
  * re-measures its whole pending buffer on each one; a write per line, or even per event-loop turn,
  * cost 25–50 µs of CPU per request under load. A line waits at most BATCH_MS; nothing here blocks.
  */
+type BatchTarget = { write(chunk: string): boolean; flush?(cb: (err?: Error) => void): void; flushSync?(): void };
+
 export class LineBatcher {
   private lines: string[] = [];
   private bytes = 0;
   private scheduled = false;
-  private readonly target: { write(chunk: string): boolean; flush?(cb: (err?: Error) => void): void };
-  constructor(target: { write(chunk: string): boolean; flush?(cb: (err?: Error) => void): void }) {
+  private readonly target: BatchTarget;
+  constructor(target: BatchTarget) {
     this.target = target;
   }
   write(line: string): boolean {
@@ -183,6 +185,14 @@ export class LineBatcher {
     this.drain();
     if (this.target.flush) this.target.flush(cb);
     else cb();
+  }
+  /**
+   * Writes everything out before returning — the only way out of a blocked main thread (the watchdog's
+   * exit hook), where the batch timer and the asynchronous writer never get another turn.
+   */
+  flushSync(): void {
+    this.drain();
+    this.target.flushSync?.();
   }
 }
 

@@ -7,15 +7,15 @@
 // is best effort anyway); feedback commits with synchronous=FULL, so a 2xx means the label was fsynced.
 // SQLite's automatic checkpoint runs inside a commit — in this thread, so it costs the request path nothing.
 
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { makeDirs } from './make-dirs.ts';
 import type { Db, Row } from './queries.ts';
 
 export type SqliteDb = Db & { close(): void };
 
 export function openSqliteDb(file: string): SqliteDb {
-  mkdirSync(dirname(file), { recursive: true });
+  makeDirs(dirname(file));
   const db = new DatabaseSync(file, { timeout: 5000 });
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = NORMAL');

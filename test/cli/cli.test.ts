@@ -144,10 +144,14 @@ describe('msg-cls CLI', () => {
     assert.equal(v2.json.model.version, '2');
     const lines = await run(['predict', '-', '--name', 'demo'], { stdin: 'cheap loan offer\n\nkernel patch review\n' });
     const out = lines.stdout.split('\n').map((l) => JSON.parse(l));
+    // One output line per input line: the blank one gets an error in its place (issue 12.13).
     assert.deepEqual(
-      out.map((o) => o.label),
-      ['spam', 'ham'],
+      out.map((o) => o.label ?? o.error),
+      ['spam', 'empty_text', 'ham'],
     );
+    assert.equal(out[1].line, 2);
+    assert.equal(lines.code, 1);
+    assert.match(lines.stderr, /1 of 3 line\(s\) blank/);
   });
 
   test('eval prints the metrics, for either positive label', async () => {

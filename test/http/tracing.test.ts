@@ -19,6 +19,7 @@ let receiver: Server;
 let endpoint: string;
 const spans: OtlpSpan[] = [];
 const resources: Record<string, unknown>[] = [];
+const protobufBodies: { bytes: number; headers: Record<string, unknown> }[] = [];
 
 before(async () => {
   receiver = createServer((req, res) => {
@@ -34,6 +35,9 @@ before(async () => {
           for (const ss of rs.scopeSpans ?? []) spans.push(...(ss.spans ?? []));
         }
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      } else if (req.url === '/v1/traces' && req.headers['content-type'] === 'application/x-protobuf') {
+        protobufBodies.push({ bytes: Buffer.byteLength(body), headers: req.headers });
+        res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
       } else {
         res.writeHead(415).end();
       }
@@ -103,6 +107,27 @@ describe('OpenTelemetry traces', () => {
       // Status is recorded on the request span.
       const status = await waitFor(() => attr(server, 'http.response.status_code'), 'the status attribute');
       assert.equal(Number(status), 200);
+    } finally {
+      child.proc.kill('SIGTERM');
+      await child.exited;
+    }
+  });
+
+  test('http/protobuf by default (the OTLP default), headers from OTEL_EXPORTER_OTLP_HEADERS; unsupported settings warned', async () => {
+    const child = await spawnServer({
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_EXPORTER_OTLP_PROTOCOL: '',
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=msgcls-test',
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      OTEL_TRACES_SAMPLER: 'parentbased_nonsense',
+    });
+    try {
+      await postJson(`${child.url}/predict`, { text: 'free prize' });
+      const got = await waitFor(() => protobufBodies[0], 'a protobuf export');
+      assert.ok(got.bytes > 50);
+      assert.equal(got.headers['x-tenant'], 'msgcls-test');
+      const warning = await child.waitForLog((r) => r.tracing === true && r.level === 'warn');
+      assert.match(String(warning.msg), /OTEL_TRACES_SAMPLER=parentbased_nonsense is not supported/);
     } finally {
       child.proc.kill('SIGTERM');
       await child.exited;

@@ -94,3 +94,75 @@ describe('reference distributions', () => {
     assert.deepEqual(histogram([], ref.edges), [0, 0, 0]);
   });
 });
+
+describe('one scan per predicted text (issue 8: the prediction scan yields the drift statistics)', () => {
+  const words = ['hello', 'world', 'visit', 'free', 'prize', 'meeting', 'Réunion', '会议'];
+  const pieces = [
+    ...words,
+    'http://a.b',
+    'HTTPS://x',
+    'www.y.z',
+    'http://www.q',
+    '//www.r',
+    '42',
+    '!!',
+    ' ',
+    '\u00a0',
+    '😀',
+  ];
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const texts = Array.from({ length: 300 }, () =>
+    Array.from({ length: 1 + rand(12) }, () => pieces[rand(pieces.length)]).join(rand(2) ? ' ' : ''),
+  );
+  /** Statistics from a classifier that never predicted: the statistics-only scan. */
+  const fresh = classifierWithVocab(['hello world', 'visit', 'free prize']);
+  const expected = texts.map((t) => ({ ...textStats(t, fresh) }));
+
+  it('the scan counts URLs exactly as countUrls does', () => {
+    const f = new Featurizer({ ...DEFAULT_FEATURIZER, hashBits: 12 });
+    for (const t of [...texts, 'hthttp://x', 'http://http://x', 'www.www.x', 'xx//www.a', 'http:/x', 'wwwww.a']) {
+      f.scan(t);
+      assert.equal(f.counts.urls, countUrls(t), JSON.stringify(t));
+      f.scan(t, true);
+      assert.equal(f.counts.urls, countUrls(t), JSON.stringify(t));
+    }
+  });
+
+  it('predict then textStats: the same statistics, with one scan per text (single texts and a batch)', () => {
+    const clf = classifierWithVocab(['hello world', 'visit', 'free prize']);
+    let scans = 0;
+    const scan = clf.featurizer.scan.bind(clf.featurizer);
+    clf.featurizer.scan = (text: string, statsOnly?: boolean) => {
+      scans++;
+      scan(text, statsOnly);
+    };
+    textStats('warm', clf); // the first call turns remembering on
+    scans = 0;
+    // One at a time, as for {"text": ...}.
+    for (let i = 0; i < 100; i++) {
+      clf.predict(texts[i]);
+      assert.deepEqual({ ...textStats(texts[i], clf) }, expected[i]);
+    }
+    assert.equal(scans, 100);
+    // A batch, as for {"texts": [...]}: all predicted, then all observed in order.
+    scans = 0;
+    const batch = texts.slice(100);
+    for (const t of batch) clf.predict(t);
+    for (const [i, t] of batch.entries()) assert.deepEqual({ ...textStats(t, clf) }, expected[100 + i]);
+    assert.equal(scans, batch.length);
+  });
+
+  it('a text not just predicted (out of order, or never) still gets its own statistics', () => {
+    const clf = classifierWithVocab(['hello world', 'visit', 'free prize']);
+    textStats('warm', clf);
+    for (const t of texts.slice(0, 10)) clf.predict(t);
+    for (const i of [7, 2, 9, 0]) assert.deepEqual({ ...textStats(texts[i], clf) }, expected[i]);
+    assert.deepEqual({ ...textStats(texts[250], clf) }, expected[250]);
+    // A remembered entry is used once; asking again rescans and agrees.
+    assert.deepEqual({ ...textStats(texts[7], clf) }, expected[7]);
+  });
+});

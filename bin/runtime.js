@@ -1,0 +1,75 @@
+// What the process needs before any TypeScript source loads: a recent enough Node.js, and the V8 memory
+// flags. Plain JavaScript that parses on old Node versions too, so that Node 20 gets a sentence saying what
+// to do instead of ERR_UNKNOWN_FILE_EXTENSION ".ts". Used by bin/msg-cls.js and by `npm test`
+// (scripts/check-node.js).
+
+import { spawn } from 'node:child_process';
+
+/** crypto.randomUUIDv7() (request and record ids) arrived in 24.16. Keep package.json "engines" equal. */
+export const MIN_NODE = [24, 16];
+
+/** Why this Node.js cannot run msg-cls (a message saying what to do), or undefined when it can. */
+export function nodeVersionProblem(version = process.versions.node) {
+  const [major, minor] = version.split('.').map(Number);
+  if (major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1])) return undefined;
+  return `msg-cls needs Node.js ${MIN_NODE.join('.')} or newer (found ${version}).
+Install Node.js 24 from https://nodejs.org/en/download (or with a version manager: \`nvm install 24\`, \`fnm install 24\`, \`volta install node@24\`),
+check with \`node --version\`, then run this again; or run the container image, which brings its own Node.js.
+`;
+}
+
+/**
+ * The V8 flags `msg-cls serve` runs with — the one list: the shebang, `npm start`, the Dockerfile and the
+ * systemd unit repeat it so that those launchers need no re-execution (it costs one more Node.js boot:
+ * ~140 ms of cold start on the loaded dev VM), and test/cli/launch.test.ts checks they agree.
+ * --max-semi-space-size=2: V8's default young generation grows to tens of MB per semi-space under load,
+ * which took RSS from ~115 MB to ~230 MB for the same throughput (bench/run.ts); V8 reads it only when
+ * the heap is created (v8.setFlagsFromString later has no effect — measured), hence the re-execution.
+ */
+export const V8_FLAGS = ['--max-semi-space-size=2'];
+
+/** The flags of V8_FLAGS not given on the command line or in NODE_OPTIONS (whatever value they were given). */
+export function missingV8Flags(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((a) => a.split('=', 1)[0].replaceAll('_', '-'));
+  return V8_FLAGS.filter((f) => !given.includes(f.split('=', 1)[0]));
+}
+
+const REEXEC_MARK = 'MSG_CLS_V8_FLAGS_MISSING';
+
+/**
+ * Re-runs this process with the missing V8 flags (`node bin/msg-cls.js serve` gives none). With
+ * process.execve (Node ≥ 23.11, POSIX) the process image is replaced: same pid, same stdio, signals and
+ * exit code reach the supervisor unchanged, no second process stays in memory; it costs one more Node.js
+ * boot (bench/run.ts prints "cold start re-executed by the bin"). Elsewhere a child process with inherited stdio,
+ * forwarded signals and the child's exit status. Returns false when nothing had to be done.
+ */
+export function reexecWithV8Flags(script, args) {
+  const missing = missingV8Flags();
+  if (missing.length === 0 || process.env[REEXEC_MARK] !== undefined) return false;
+  const argv = [...missing, ...process.execArgv, script, ...args];
+  // Tells the re-executed process what was added (serve logs it) and stops a second re-execution.
+  const env = { ...process.env, [REEXEC_MARK]: missing.join(' ') };
+  if (typeof process.execve === 'function') {
+    try {
+      process.execve(process.execPath, [process.execPath, ...argv], env);
+    } catch {
+      // Falls through to a child process (execve refused, e.g. a seccomp profile).
+    }
+  }
+  const child = spawn(process.execPath, argv, { stdio: 'inherit', env });
+  const forward = (signal) => child.kill(signal);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2']) process.on(signal, forward);
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2']) process.off(s, forward);
+      process.kill(process.pid, signal);
+    }
+    process.exit(code ?? 1);
+  });
+  return true;
+}
+
+/** What the re-execution added, for the log ('' when the launcher gave every flag). */
+export function addedV8Flags() {
+  return process.env[REEXEC_MARK] ?? '';
+}
