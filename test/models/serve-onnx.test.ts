@@ -57,12 +57,12 @@ describe('serving a scikit-learn ONNX model', () => {
         assert.ok(Math.abs(res.json.probabilities[label] - want.proba[i][j]) <= 1e-5, `${expected.probes[i]} ${label}`);
       }
       assert.equal(res.json.proba, res.json.probabilities[res.json.label]);
-      assert.deepEqual(res.json.model, { name: 'spam_onnx', version: '1' });
+      assert.deepEqual(res.json.model, { name: 'spam_onnx', version: '1', role: 'champion' });
     }
   });
 
   test('a batch of 64 is one inference and answers in order', async () => {
-    const metric = 'msgcls_inference_duration_seconds_count{model_name="spam_onnx",model_version="1"}';
+    const metric = 'msgcls_inference_duration_seconds_count{model_name="spam_onnx",model_version="1",role="champion"}';
     const before = metricValue(await (await fetch(`${server.url}/metrics`)).text(), metric);
     const texts = Array.from({ length: 64 }, (_, i) => expected.probes[i % expected.probes.length]);
     const res = await postJson(`${server.url}/predict`, { texts });
