@@ -74,6 +74,12 @@ export function createDataPlane(opts: {
   const predictionIdOf = (request: FastifyRequest) => (isClientRequestId(request) ? uuidV7() : request.id);
   const rolloutOn = () => state.challenger !== undefined && rollout.mode !== 'off';
 
+  /** A call into the model failed: counted for its role (the guard watches it), then rethrown. */
+  function failedCall(timed: boolean, model: LoadedModel, t0: number, err: unknown): never {
+    if (timed) rollout.called(model, performance.now() - t0, true);
+    throw err;
+  }
+
   function oneNow(request: FastifyRequest, model: LoadedModel, text: string): One | Promise<One> {
     const predictionId = predictionIdOf(request);
     const timed = rolloutOn();
@@ -84,19 +90,18 @@ export function createDataPlane(opts: {
       if (shadowMode) rollout.shadow({ request, predictionId, index: 0, text, champion: p });
       return { p, predictionId };
     };
-    const failed = (err: unknown): never => {
-      if (timed) rollout.called(model, performance.now() - t0, true);
-      throw err;
-    };
     // ONNX formats: inference is async (onnxruntime); our own format stays on the sync path.
     if (model.classifier.async) {
-      return recorder.predictAsync(model, model.classifier, [text]).then((ps) => done(ps[0]), failed);
+      return recorder.predictAsync(model, model.classifier, [text]).then(
+        (ps) => done(ps[0]),
+        (err) => failedCall(timed, model, t0, err),
+      );
     }
     let p: Prediction;
     try {
       p = recorder.predictOne(model, text);
     } catch (err) {
-      return failed(err);
+      return failedCall(timed, model, t0, err);
     }
     return done(p);
   }
@@ -115,16 +120,16 @@ export function createDataPlane(opts: {
       }
       return { ps, predictionId };
     };
-    const failed = (err: unknown): never => {
-      if (timed) rollout.called(model, performance.now() - t0, true);
-      throw err;
-    };
-    if (model.classifier.async) return recorder.predictAsync(model, model.classifier, texts).then(done, failed);
+    if (model.classifier.async) {
+      return recorder
+        .predictAsync(model, model.classifier, texts)
+        .then(done, (err) => failedCall(timed, model, t0, err));
+    }
     let ps: Prediction[];
     try {
       ps = recorder.predictMany(model, texts);
     } catch (err) {
-      return failed(err);
+      return failedCall(timed, model, t0, err);
     }
     return done(ps);
   }

@@ -30,12 +30,27 @@ async function asyncVersion(role: 'challenger' | 'shadow'): Promise<LoadedModel>
   return { ...m, classifier, info: { name: 'msg_cls', version: '2', role } };
 }
 
-async function serve(mode: 'canary' | 'shadow') {
-  const env = { ROLLOUT_MODE: mode, CHALLENGER_ALIAS: 'challenger', CANARY_PERCENT: '50', STORE_URL: 'off' };
+/** A challenger whose every call fails (a broken model): what the guard is for. */
+async function brokenVersion(): Promise<LoadedModel> {
+  const m = await loadModel({ name: 'msg_cls', version: '1', alias: 'challenger', dir: V1 }, 'challenger');
+  const sync = m.classifier as SyncClassifier;
+  const classifier: SyncClassifier = {
+    labels: sync.labels,
+    positiveLabel: sync.positiveLabel,
+    score: () => Number.NaN,
+    predict: () => {
+      throw new Error('broken model');
+    },
+  };
+  return { ...m, classifier, info: { name: 'msg_cls', version: '3', role: 'challenger' } };
+}
+
+async function serve(mode: 'canary' | 'shadow', challenger?: LoadedModel, extra: Record<string, string> = {}) {
+  const env = { ROLLOUT_MODE: mode, CHALLENGER_ALIAS: 'challenger', CANARY_PERCENT: '50', STORE_URL: 'off', ...extra };
   const config = loadConfig(env);
   const state = createState();
   state.model = await loadModel({ name: 'msg_cls', version: '1', alias: 'champion', dir: V1 });
-  state.challenger = await asyncVersion(mode === 'shadow' ? 'shadow' : 'challenger');
+  state.challenger = challenger ?? (await asyncVersion(mode === 'shadow' ? 'shadow' : 'challenger'));
   state.phase = 'ready';
   const obs = await createObservability(config, { env: {}, destination: new LogCapture() });
   const app = await buildApp({ config, state, ...obs });
@@ -94,5 +109,33 @@ describe('an asynchronous challenger', () => {
     };
     assert.deepEqual(report.rollout.agreement.compared, 60);
     assert.equal(report.rollout.agreement.agreed, 60, 'the same model behind both interfaces agrees with itself');
+  });
+});
+
+describe('a failing challenger', () => {
+  let server: Awaited<ReturnType<typeof serve>>;
+  before(async () => {
+    server = await serve('canary', await brokenVersion(), { GUARD_MIN_REQUESTS: '10', GUARD_MAX_ERROR_RATIO: '0.05' });
+  });
+  after(async () => {
+    await server?.app.close();
+  });
+
+  test('its failures are 500s for its users until the guard takes it out: then everyone gets the champion', async () => {
+    let failures = 0;
+    for (let u = 0; u < 60; u++) {
+      const res = await fetch(`${server.url}/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-user-id': `u${u}` },
+        body: JSON.stringify({ text: 'hello' }),
+      });
+      if (res.status === 500) failures++;
+      else assert.equal(((await res.json()) as { model: { role: string } }).model.role, 'champion');
+    }
+    // The guard judges after GUARD_MIN_REQUESTS challenger calls: the 10th failure trips it.
+    assert.equal(failures, 10);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    assert.match(metrics, /msgcls_rollout_errors_total\{role="challenger"\} 10/);
+    assert.match(metrics, /msgcls_rollout_guard_tripped 1/);
   });
 });
