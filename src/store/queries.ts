@@ -156,7 +156,7 @@ export function storeOps(db: Db) {
           const byKey = new Map<string, Row>();
           for (const part of chunks(unique)) {
             const rows = await tx.all(
-              `SELECT p.prediction_id, p.item, p.ts, p.model_name, p.model_version, p.label AS predicted, f.label
+              `SELECT p.prediction_id, p.item, p.ts, p.model_name, p.model_version, p.model_role, p.label AS predicted, f.label
                  FROM msgcls_predictions p
                  LEFT JOIN msgcls_feedback f ON f.prediction_id = p.prediction_id AND f.item = p.item
                 WHERE (p.prediction_id, p.item) IN (VALUES ${pairs(part.length)})`,
@@ -174,7 +174,14 @@ export function storeOps(db: Db) {
               continue;
             }
             const status = row.label === null ? 'recorded' : row.label === it.label ? 'unchanged' : 'updated';
-            results.push({ ...it, status, predictedAt: Number(row.ts) });
+            results.push({
+              ...it,
+              status,
+              predictedAt: Number(row.ts),
+              modelVersion: String(row.model_version),
+              // Rows written before the rollout roles existed were the champion's.
+              modelRole: row.model_role === null || row.model_role === undefined ? 'champion' : String(row.model_role),
+            });
             if (status !== 'unchanged') changed.push({ ...it, row });
           }
           if (unknown.length > 0) return { ok: false, unknown } as const;

@@ -153,6 +153,9 @@ export type FeedbackResult = FeedbackItem & {
   status: FeedbackStatus;
   /** When the prediction was made (ms since the epoch): label delay = received − this. */
   predictedAt: number;
+  /** The version that made the prediction, and its rollout role (champion, challenger). */
+  modelVersion: string;
+  modelRole: string;
 };
 
 export type FeedbackOutcome =

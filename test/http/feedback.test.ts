@@ -61,7 +61,9 @@ describe('POST /feedback with SQLite', () => {
     assert.equal(server.monitoring.writer?.isPending(id, 0), true, 'the prediction is still queued');
     const r = await feedback({ prediction_id: id, label: 'spam' });
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json.results, [{ prediction_id: id, index: 0, label: 'spam', status: 'recorded' }]);
+    assert.deepEqual(r.json.results, [
+      { prediction_id: id, index: 0, label: 'spam', status: 'recorded', model_version: '1', model_role: 'champion' },
+    ]);
     assert.equal(r.json.recorded, 1);
     assert.deepEqual(rows(file, `SELECT label FROM msgcls_feedback WHERE prediction_id = '${id}'`), [
       { label: 'spam' },

@@ -129,6 +129,10 @@ describe('canary rollout: stickiness, roles, verdict, promote', () => {
         body: JSON.stringify({ items }),
       });
       assert.equal(fb.status, 200, JSON.stringify(fb.body));
+      // Each label says which version, in which role, made the prediction it is about.
+      for (const r of fb.body.results as { model_version: string; model_role: string }[]) {
+        assert.equal(r.model_role, r.model_version === '2' ? 'challenger' : 'champion');
+      }
     };
     await sendAndLabel(0, 12);
     let v = await json(server, '/monitoring/rollout');

@@ -63,6 +63,11 @@ const resultSchema = {
       enum: ['recorded', 'updated', 'unchanged'],
       description: 'recorded: first label; updated: replaced a different label; unchanged: the same label again.',
     },
+    model_version: { type: 'string', description: 'The version that made the prediction.' },
+    model_role: {
+      type: 'string',
+      description: 'Its role in a rollout when it answered: champion or challenger.',
+    },
   },
   required: ['prediction_id', 'index', 'label', 'status'],
 } as const;
@@ -245,8 +250,17 @@ export function feedbackRoutes(
         );
       }
       const count = { recorded: 0, updated: 0, unchanged: 0 };
-      for (const r of outcome.results) count[r.status]++;
-      logs.business.info({ request_id: request.id, feedback_items: outcome.results.length, ...count }, 'feedback');
+      // Labels per version and role (`2/challenger`), so that the feedback lines show what each rollout arm got.
+      const byVersion: Record<string, number> = {};
+      for (const r of outcome.results) {
+        count[r.status]++;
+        const key = `${r.modelVersion}/${r.modelRole}`;
+        byVersion[key] = (byVersion[key] ?? 0) + 1;
+      }
+      logs.business.info(
+        { request_id: request.id, feedback_items: outcome.results.length, ...count, labels_by_version: byVersion },
+        'feedback',
+      );
       return {
         ...count,
         results: outcome.results.map((r) => ({
@@ -254,6 +268,8 @@ export function feedbackRoutes(
           index: r.index,
           label: r.label,
           status: r.status,
+          model_version: r.modelVersion,
+          model_role: r.modelRole,
         })),
         request_id: request.id,
       };
