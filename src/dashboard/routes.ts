@@ -35,7 +35,7 @@ export type DashboardOptions = {
   adminToken: string | undefined;
   watchdogLimitMs?: number;
   /** The rollout's figures when two versions run (GET /monitoring/rollout's body), else undefined. */
-  rollout?: () => unknown;
+  rollout?: () => Promise<unknown> | undefined;
 };
 
 const PAGE_DIR = join(import.meta.dirname, 'page');
@@ -121,7 +121,18 @@ export function dashboardRoutes(app: FastifyInstance, opts: DashboardOptions): S
     return reply.code(204).send();
   });
 
-  app.get<{ Querystring: { since?: string } }>('/dashboard/data', hidden, (request, reply) => {
+  // The rollout report reads the store (quality, drift): computed at most every 5 s, whoever polls.
+  let rolloutCache: { at: number; value: Promise<unknown> } | undefined;
+  const rollout = () => {
+    const now = Date.now();
+    if (rolloutCache === undefined || now - rolloutCache.at > 5000) {
+      const value = Promise.resolve(opts.rollout?.()).catch(() => undefined);
+      rolloutCache = { at: now, value };
+    }
+    return rolloutCache.value;
+  };
+
+  app.get<{ Querystring: { since?: string } }>('/dashboard/data', hidden, async (request, reply) => {
     if (!authorized(request)) {
       throw new HttpError(401, 'unauthorized', 'the dashboard needs ADMIN_TOKEN: sign in at /dashboard');
     }
@@ -155,7 +166,7 @@ export function dashboardRoutes(app: FastifyInstance, opts: DashboardOptions): S
       },
       drift: monitoring?.drift() ?? null,
       quality: monitoring?.quality?.latest() ?? null,
-      rollout: opts.rollout?.() ?? null,
+      rollout: (await rollout()) ?? null,
     };
   });
 

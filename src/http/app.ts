@@ -26,7 +26,7 @@ import { feedbackRoutes } from './routes/feedback.ts';
 import { healthRoutes } from './routes/health.ts';
 import { monitoringRoutes } from './routes/monitoring.ts';
 import { predictRoutes } from './routes/predict.ts';
-import { rolloutRoutes } from './routes/rollout.ts';
+import { createRolloutReporter, rolloutRoutes } from './routes/rollout.ts';
 import { rootRoutes } from './routes/root.ts';
 import { v2Routes } from './routes/v2.ts';
 import type { ServiceState } from './state.ts';
@@ -258,7 +258,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   predictRoutes(app, dataPlane, config);
   v2Routes(app, dataPlane, config, opts.logs);
-  rolloutRoutes(app, dataPlane, monitoring, rolloutConfig, config.drift);
+  const rolloutReport = createRolloutReporter(dataPlane, monitoring, rolloutConfig, config.drift);
+  rolloutRoutes(app, rolloutReport);
   feedbackRoutes(app, state, monitoring, opts.logs, {
     maxBatch: config.feedbackMaxBatch ?? 1000,
     token: config.feedbackToken,
@@ -286,6 +287,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       monitoring,
       adminToken: config.adminToken,
       watchdogLimitMs: config.watchdogEventLoopLimitMs,
+      // The rollout panel, while a second version takes part.
+      rollout: () => {
+        const slots = dataPlane.slots();
+        return dataPlane.rollout.active(slots) ? rolloutReport() : undefined;
+      },
     });
   }
 

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { rolloutRegistry, type TempRegistry } from '../helpers/rollout.ts';
 import { type Child, postJson, ROOT, spawnServer } from '../helpers/server.ts';
 
 // Browser globals, used only inside page.evaluate callbacks (which run in the page, not in Node).
@@ -70,11 +71,21 @@ describe('dashboard in a real browser', { skip: !existsSync(CHROMIUM) && `no chr
   let server: Child & { url: string };
   let browser: Browser;
   let dir: string;
+  let reg: TempRegistry;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'msgcls-dashboard-'));
     await mkdir(OUT, { recursive: true });
-    server = await spawnServer({ STORE_URL: `sqlite:${join(dir, 'store.db')}`, DRIFT_MIN_COUNT: '20' });
+    // A 20 % canary, so that the rollout panel is on the page too.
+    reg = await rolloutRegistry();
+    server = await spawnServer({
+      STORE_URL: `sqlite:${join(dir, 'store.db')}`,
+      DRIFT_MIN_COUNT: '20',
+      MODEL_REGISTRY: reg.root,
+      ROLLOUT_MODE: 'canary',
+      CHALLENGER_ALIAS: 'challenger',
+      CANARY_PERCENT: '20',
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -89,7 +100,7 @@ describe('dashboard in a real browser', { skip: !existsSync(CHROMIUM) && `no chr
     });
     const texts = ['WIN a FREE iPhone now, click here', 'see you at lunch tomorrow?', 'Cheap meds, no prescription!!!'];
     for (let i = 0; i < 60; i++) {
-      const res = await postJson(`${server.url}/predict`, { text: `${texts[i % 3]} ${i}` });
+      const res = await postJson(`${server.url}/predict`, { text: `${texts[i % 3]} ${i}` }, { 'x-user-id': `u${i}` });
       assert.equal(res.status, 200);
     }
     await postJson(`${server.url}/predict`, {});
@@ -101,6 +112,7 @@ describe('dashboard in a real browser', { skip: !existsSync(CHROMIUM) && `no chr
     server?.proc.kill('SIGTERM');
     await server?.exited;
     await rm(dir, { recursive: true, force: true });
+    await reg?.cleanup();
   });
 
   it('loads cleanly, draws charts with data, updates, answers the try-it box, exports', async () => {
@@ -126,6 +138,9 @@ describe('dashboard in a real browser', { skip: !existsSync(CHROMIUM) && `no chr
     for (const c of drawn) assert.ok(c.colours > 3, `chart ${c.id} looks blank (${c.colours} colours)`);
     const predictions = await page.evaluate(() => document.querySelector('#c-pred .u-legend')?.textContent ?? '');
     assert.match(predictions, /v1 (spam|ham)/, 'the predictions chart has a series per version and label');
+    assert.match(predictions, /v2 \(challenger\) (spam|ham)/, 'and the challenger’s series, with its role');
+    assert.match((await page.textContent('#rollout')) ?? '', /Verdict: (promote|hold|rollback)/);
+    assert.match((await page.textContent('#rollout')) ?? '', /configured 20\.0 %/);
     assert.match((await page.textContent('#health-words')) ?? '', /Healthy/);
     assert.match((await page.textContent('#state-list')) ?? '', /msg_cls version 1/);
     assert.match((await page.textContent('#drift')) ?? '', /text_length/);

@@ -73,6 +73,12 @@ describe('canary rollout: stickiness, roles, verdict, promote', () => {
       assert.equal(a.model.version, byUser.get(`user-${u}`), `user-${u} moved`);
     }
     assert.ok(challengerUsers > 60 && challengerUsers < 120, `${challengerUsers} of 300 users on the challenger`);
+    // The dashboard shows the rollout panel while two versions take part.
+    const dash = await json(server, '/dashboard/data');
+    assert.equal(dash.status, 200);
+    assert.equal(dash.body.rollout.rollout.mode, 'canary');
+    assert.equal(dash.body.rollout.rollout.configured_weight, 0.3);
+    assert.ok(['promote', 'hold', 'rollback'].includes(dash.body.rollout.verdict.decision));
     // Metrics carry the role, and the business log lines the version and role.
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(

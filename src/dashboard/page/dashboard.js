@@ -322,27 +322,37 @@ function renderQuality(quality, storeStatus) {
   );
 }
 
-function renderRollout(rollout) {
+function pct(v) {
+  return v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)} %`;
+}
+
+function renderRollout(report) {
   const panel = $('rollout-panel');
-  if (!rollout) {
+  if (!report) {
     panel.hidden = true;
     return;
   }
   panel.hidden = false;
-  const rows = Object.entries(rollout).filter(([, v]) => typeof v !== 'object' || v === null);
-  const box = $('rollout');
-  box.replaceChildren(
-    rollout.verdict
-      ? el(
-          'p',
-          { class: 'words' },
-          `Verdict: ${rollout.verdict}${rollout.reasons ? ` — ${[].concat(rollout.reasons).join('; ')}` : ''}`,
-        )
-      : '',
-    table(
-      ['Figure', 'Value'],
-      rows.map(([k, v]) => [k, fmt(v)]),
-    ),
+  const r = report.rollout;
+  const v = report.verdict;
+  const rows = [
+    ['Mode', `${r.mode} (challenger alias ${r.challenger_alias ?? '—'})`],
+    ['Challenger traffic', `${pct(r.challenger_weight)} of users (configured ${pct(r.configured_weight)})`],
+    ['Guard', r.guard.tripped ? `rolled back: ${r.guard.tripped.reason ?? 'limit broken'}` : 'within limits'],
+  ];
+  if (r.agreement) {
+    const share = r.agreement.compared > 0 ? r.agreement.agreed / r.agreement.compared : null;
+    rows.push([
+      'Shadow agreement',
+      `${pct(share)} of ${r.agreement.compared} compared (mean score difference ${fmt(r.agreement.mean_score_diff)})`,
+    ]);
+  }
+  for (const t of [r.versions.champion, r.versions.challenger]) {
+    if (t) rows.push([`v${t.version} (${t.role})`, `${t.calls} calls, ${t.errors} errors, p95 ${fmt(t.p95_ms, 2)} ms`]);
+  }
+  $('rollout').replaceChildren(
+    el('p', { class: 'words' }, `Verdict: ${v.decision}${v.reasons?.length ? ` — ${v.reasons.join('; ')}` : ''}`),
+    table(['Figure', 'Value'], rows),
   );
 }
 

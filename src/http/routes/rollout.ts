@@ -6,17 +6,58 @@ import type { DriftConfig, RolloutConfig } from '../../config.ts';
 import type { DriftReport } from '../../quality/drift.ts';
 import { fleetDrift } from '../../quality/fleet-drift.ts';
 import type { ModelMonitoring } from '../../quality/monitoring.ts';
-import { rolloutReport } from '../../rollout/report.ts';
+import { type RolloutReport, rolloutReport } from '../../rollout/report.ts';
 import type { DataPlane } from '../../serving/dataplane.ts';
 import { errorSchema, HttpError } from '../errors.ts';
 
-export function rolloutRoutes(
-  app: FastifyInstance,
+/** The rollout's report (undefined before a model is loaded); GET /monitoring/rollout and the dashboard. */
+export function createRolloutReporter(
   dp: DataPlane,
   monitoring: ModelMonitoring | undefined,
   config: RolloutConfig,
   drift: DriftConfig | undefined,
-): void {
+): () => Promise<RolloutReport | undefined> {
+  return async () => {
+    const { champion, challenger } = dp.slots();
+    if (champion === undefined || !dp.ready()) return undefined;
+    let quality: Awaited<ReturnType<NonNullable<ModelMonitoring['quality']>['compute']>> | undefined;
+    if (monitoring?.quality) {
+      // A store that does not answer leaves the verdict without quality figures ("not enough data").
+      quality = await monitoring.quality.compute().catch(() => monitoring.quality?.latest());
+    }
+    // Drift of the fleet (from the store) when there is one; else this instance's windows.
+    let driftScope: 'fleet' | 'instance' = 'instance';
+    let champDrift: DriftReport | undefined = monitoring?.drift();
+    let challDrift: DriftReport | undefined = monitoring?.challengerDrift();
+    const store = monitoring?.store;
+    if (store && drift) {
+      try {
+        const [a, b] = await Promise.all([
+          fleetDrift(store, champion, drift),
+          challenger ? fleetDrift(store, challenger, drift) : undefined,
+        ]);
+        if (a !== undefined) {
+          driftScope = 'fleet';
+          champDrift = a;
+          challDrift = b ?? challDrift;
+        }
+      } catch {
+        // The store did not answer: this instance's windows.
+      }
+    }
+    return rolloutReport({
+      config,
+      driftPsi: drift?.drifted ?? 0.2,
+      champion,
+      challenger,
+      snapshot: dp.rollout.snapshot({ champion, challenger }),
+      quality,
+      drift: { champion: champDrift, challenger: challDrift, scope: driftScope },
+    });
+  };
+}
+
+export function rolloutRoutes(app: FastifyInstance, computeReport: () => Promise<RolloutReport | undefined>): void {
   app.get(
     '/monitoring/rollout',
     {
@@ -48,44 +89,9 @@ export function rolloutRoutes(
       },
     },
     async () => {
-      const { champion, challenger } = dp.slots();
-      if (champion === undefined || !dp.ready()) {
-        throw new HttpError(503, 'not_ready', 'no model is loaded yet; retry shortly');
-      }
-      let quality: Awaited<ReturnType<NonNullable<ModelMonitoring['quality']>['compute']>> | undefined;
-      if (monitoring?.quality) {
-        // A store that does not answer leaves the verdict without quality figures ("not enough data").
-        quality = await monitoring.quality.compute().catch(() => monitoring.quality?.latest());
-      }
-      // Drift of the fleet (from the store) when there is one; else this instance's windows.
-      let driftScope: 'fleet' | 'instance' = 'instance';
-      let champDrift: DriftReport | undefined = monitoring?.drift();
-      let challDrift: DriftReport | undefined = monitoring?.challengerDrift();
-      const store = monitoring?.store;
-      if (store && drift) {
-        try {
-          const [a, b] = await Promise.all([
-            fleetDrift(store, champion, drift),
-            challenger ? fleetDrift(store, challenger, drift) : undefined,
-          ]);
-          if (a !== undefined) {
-            driftScope = 'fleet';
-            champDrift = a;
-            challDrift = b ?? challDrift;
-          }
-        } catch {
-          // The store did not answer: this instance's windows.
-        }
-      }
-      return rolloutReport({
-        config,
-        driftPsi: drift?.drifted ?? 0.2,
-        champion,
-        challenger,
-        snapshot: dp.rollout.snapshot({ champion, challenger }),
-        quality,
-        drift: { champion: champDrift, challenger: challDrift, scope: driftScope },
-      });
+      const report = await computeReport();
+      if (report === undefined) throw new HttpError(503, 'not_ready', 'no model is loaded yet; retry shortly');
+      return report;
     },
   );
 }
