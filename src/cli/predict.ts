@@ -2,7 +2,14 @@ import { createInterface } from 'node:readline';
 import { predictAll } from '../model/types.ts';
 import { hasVisibleText } from '../model/visible.ts';
 import { loadModel } from '../server.ts';
-import { type Command, MODEL_OPTIONS, MODEL_OPTIONS_HELP, printJson, resolveSelectedModel, UsageError } from './args.ts';
+import {
+  type Command,
+  MODEL_OPTIONS,
+  MODEL_OPTIONS_HELP,
+  printJson,
+  resolveSelectedModel,
+  UsageError,
+} from './args.ts';
 
 export const predictCommand: Command = {
   name: 'predict',

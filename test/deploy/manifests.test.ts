@@ -158,6 +158,9 @@ describe('fly.toml', () => {
     assert.equal(http.concurrency.type, 'requests');
     assert.ok(http.concurrency.soft_limit < http.concurrency.hard_limit);
     assert.equal(fly.metrics.path, '/metrics');
+    // Scraped on METRICS_PORT, not routed from the internet and not behind ADMIN_TOKEN (the scraper sends none).
+    assert.equal(fly.metrics.port, Number(fly.env.METRICS_PORT));
+    assert.notEqual(fly.metrics.port, http.internal_port);
     assert.equal(parseMemoryMb(fly.vm[0].memory), 256);
     assert.equal(fly.env.MODEL_NAME, 'msg_cls');
     assert.equal(fly.env.MODEL_ALIAS, 'champion');
