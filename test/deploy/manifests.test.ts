@@ -121,7 +121,7 @@ describe('fly.toml', () => {
   test('internal_port, EXPOSE and the port the app listens on agree; no PORT from Fly', () => {
     const config = loadConfig(fly.env);
     assert.equal(http.internal_port, config.port);
-    assert.equal(fly.metrics.port, config.port);
+    assert.equal(fly.metrics.port, config.access.metricsPort, '[metrics] scrapes METRICS_PORT');
     assertKnownEnv('fly.toml [env]', Object.keys(fly.env));
   });
 
