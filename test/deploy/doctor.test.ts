@@ -106,7 +106,15 @@ describe('the measurement environment', () => {
   };
 
   test("the deployment's settings, not the doctor's shell: no store, model or tracing settings leak in", () => {
-    const { env, notes } = measurementEnv({ STORE_URL: 'off', MODEL_NAME: 'msg_cls' }, '/reg', '/tmp/w', shell);
+    const { env, notes } = measurementEnv(
+      { STORE_URL: 'off', MODEL_NAME: 'msg_cls', PORT: '8000', METRICS_PORT: '9091' },
+      '/reg',
+      '/tmp/w',
+      shell,
+    );
+    // No fixed port on this machine: the deployment's 8000 and 9091 may be taken here.
+    assert.equal(env.PORT, '0');
+    assert.equal(env.METRICS_PORT, '0');
     assert.equal(env.STORE_URL, 'off');
     assert.equal(env.MODEL_ALIAS, undefined, "the shell's MODEL_ALIAS is not the deployment's");
     assert.equal(env.MODEL_NAME, 'msg_cls');
