@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { getHeapStatistics } from 'node:v8';
 import { addedV8Flags, missingV8Flags, V8_FLAGS } from '../../bin/runtime.js';
 import { CONFIG_VARS, loadConfig } from '../config.ts';
@@ -191,19 +192,29 @@ function logMemorySettings(logger: Logs['service']): void {
 }
 
 /**
- * process.exit(code) — once no filesystem request is pending, or by a signal when one stays pending for
- * half a second: exiting joins libuv's thread pool, and a pool thread stuck in a system call (a FIFO, a hung
- * network mount) makes the exit wait forever (measured: process.exit and process.reallyExit both hang).
- * A signal's default action is carried out by the kernel at once — SIGTERM for a requested stop, SIGKILL
- * for a failure; supervisors see the stop or the failure either way.
+ * process.exit(code), even when a start-up step is stuck in the kernel: exiting joins libuv's thread
+ * pool, and a pool thread stuck in a system call (a FIFO, a hung network mount) makes the exit wait
+ * forever (measured: process.exit and process.reallyExit both hang). When a filesystem request is seen
+ * pending, the process signals itself at once; Node 26 no longer lists a pending promise read among its
+ * active resources, so an exit is also backed by a small detached `sh` that sends the same signal one
+ * second later if the process is still there. A signal's default action is carried out by the kernel —
+ * SIGTERM for a requested stop, SIGKILL for a failure; supervisors see the stop or the failure either way.
+ * Used only on the start-up paths (stop before ready, start-up timeout), never on a normal stop.
  */
 async function exitEvenIfStuck(code: number): Promise<void> {
+  const signal = code === 0 ? 'SIGTERM' : 'SIGKILL';
   const fsPending = () => process.getActiveResourcesInfo().some((r) => r.startsWith('FSReq'));
   for (let waited = 0; fsPending() && waited < 500; waited += 10) await new Promise((r) => setTimeout(r, 10));
-  if (fsPending()) {
-    const signal = code === 0 ? 'SIGTERM' : 'SIGKILL';
-    process.removeAllListeners(signal);
-    process.kill(process.pid, signal);
+  // Without listeners Node restores the signal's default action, so the signal ends the process.
+  process.removeAllListeners(signal);
+  if (fsPending()) process.kill(process.pid, signal);
+  try {
+    spawn('/bin/sh', ['-c', `sleep 1; kill -${signal.slice(3)} ${process.pid} 2>/dev/null`], {
+      detached: true,
+      stdio: 'ignore',
+    }).unref();
+  } catch {
+    // No shell: the in-process check above is all there is.
   }
   process.exit(code);
 }
