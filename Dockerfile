@@ -91,9 +91,13 @@ WORKDIR /app
 # writes nothing at run time, so the container runs with a read-only root filesystem (--read-only).
 COPY --from=build /app /app
 # Models downloaded from MLflow (MLFLOW_TRACKING_URI) are kept here, with checksums, so that a restart
-# while MLflow is down serves the last version: mount a volume on it (empty dirs in the image are owned
-# by uid 1000, so a fresh named volume is writable by the service). Unused with the local registry.
+# while MLflow is down serves the last version: mount a volume on it (the directory is owned by uid 1000,
+# and a fresh volume takes that owner from the image, so it is writable by the service). Unused with the
+# local registry. VOLUME: ECS on Fargate gives a bind mount on this path the image's owner only when the
+# Dockerfile declares it (otherwise root, 0755); Docker and Podman give `--read-only` runs an anonymous
+# volume here (removed with `rm -v`); Kubernetes ignores it (deploy/kubernetes mounts an emptyDir).
 RUN mkdir -p /var/cache/msg-cls && chown 1000:1000 /var/cache/msg-cls
+VOLUME ["/var/cache/msg-cls"]
 
 # The base image's `node` user (uid 1000); numeric so Kubernetes can verify runAsNonRoot.
 USER 1000:1000

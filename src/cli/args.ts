@@ -1,7 +1,10 @@
 // Small helpers shared by the CLI commands: argument parsing with --help, and uniform errors.
 
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { loadConfig } from '../config.ts';
 import { defaultRegistry } from '../registry/default.ts';
+import { openRegistry } from '../registry/open.ts';
+import type { ModelRef } from '../registry/types.ts';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -79,7 +82,11 @@ export const MODEL_OPTIONS_HELP = `
   --registry DIR   model registry directory (env MODEL_REGISTRY, default ./models, else the bundled one)
   --name NAME      registered model (env MODEL_NAME, default msg_cls)
   --alias ALIAS    alias to use (env MODEL_ALIAS, default champion)
-  --version N      exact version; overrides the alias (env MODEL_VERSION)`;
+  --version N      exact version; overrides the alias (env MODEL_VERSION)
+
+With MLFLOW_TRACKING_URI set (and MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN when the
+server needs them), the model comes from that MLflow Model Registry, downloaded into MODEL_CACHE_DIR,
+as for \`msg-cls serve\` — unless --registry is given.`;
 
 export function modelSelection(values: Record<string, unknown>, env = process.env) {
   const pick = (flag: string, envName: string, fallback: string | undefined) => {
@@ -94,4 +101,27 @@ export function modelSelection(values: Record<string, unknown>, env = process.en
     alias: pick('alias', 'MODEL_ALIAS', 'champion') as string,
     version,
   };
+}
+
+/**
+ * The selected model's files, from the registry \`serve\` would use: MLflow when MLFLOW_TRACKING_URI is
+ * set (and no --registry flag), else the local directory. When MLflow is unreachable, the registry
+ * falls back to the version cached for the alias, as the service does; the note on stderr says so.
+ */
+export async function resolveSelectedModel(values: Record<string, unknown>, env = process.env): Promise<ModelRef> {
+  const sel = modelSelection(values, env);
+  const config = loadConfig({ ...env, MODEL_REGISTRY: sel.registry });
+  const local = str(values, 'registry') !== undefined;
+  const registry = await openRegistry({
+    registry: sel.registry,
+    mlflow: local ? undefined : config.mlflow,
+    modelCacheDir: config.modelCacheDir,
+  });
+  const ref = await registry.resolve(sel.name, { alias: sel.alias, version: sel.version });
+  if (ref.origin === 'cache') {
+    process.stderr.write(
+      `msg-cls: ${sel.name} version ${ref.version} taken from the model cache (${ref.originReason ?? 'registry unreachable'})\n`,
+    );
+  }
+  return ref;
 }

@@ -4,7 +4,8 @@ import { CliError, type Command, printJson, str, UsageError } from './args.ts';
 export const doctorCommand: Command = {
   name: 'doctor',
   summary: 'Check a deployment (fly.toml, Dockerfile, .dockerignore, app config, model memory) and say how to fix it.',
-  usage: 'msg-cls doctor [DIR] [--json] [--strict] [--no-measure | --footprint-mb MB] [--registry DIR]',
+  usage:
+    'msg-cls doctor [DIR] [--json] [--strict] [--no-measure | --footprint-mb MB] [--registry DIR] [--secrets NAMES]',
   help: `
   DIR                directory with fly.toml, Dockerfile and .dockerignore (default: the current one)
   --json             print the report as JSON
@@ -13,9 +14,13 @@ export const doctorCommand: Command = {
   --footprint-mb MB  use this peak RSS (e.g. from \`npm run bench\`) instead of measuring
   --registry DIR     model registry to check and measure, when MODEL_REGISTRY in the deployment
                      does not point inside DIR
+  --secrets NAMES    comma-separated names of the secrets set on the app (\`fly secrets list\`; names
+                     only, never values): the files do not show them, and ADMIN_TOKEN changes what
+                     Fly's metrics scraper gets
 
 Checks, each with its fix: internal_port / EXPOSE different from the port the app listens on (502 Bad
-Gateway); health-check or metrics paths the app does not serve; VM memory below the measured footprint
+Gateway); health-check or [metrics] paths and ports where the app serves nothing, and /metrics that
+Fly's scraper cannot read without ADMIN_TOKEN (use METRICS_PORT); VM memory below the measured footprint
 of the configured model (OOM kill); auto-stop with no Machine left running (cold starts, "no machines
 available"); secrets in [env] or the image; the container running as root; a missing or harmful
 .dockerignore; kill_signal/kill_timeout that cut the graceful shutdown short; restart policy "never";
@@ -28,6 +33,7 @@ Exit status: 0 no errors, 1 errors found (or warnings with --strict), 2 usage er
     'no-measure': { type: 'boolean' },
     'footprint-mb': { type: 'string' },
     registry: { type: 'string' },
+    secrets: { type: 'string' },
   },
   allowPositionals: true,
   async run(values, positionals) {
@@ -51,6 +57,10 @@ Exit status: 0 no errors, 1 errors found (or warnings with --strict), 2 usage er
       measure: !values['no-measure'],
       footprintMb,
       registry: str(values, 'registry'),
+      secrets: str(values, 'secrets')
+        ?.split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== ''),
     });
     if (values.json) printJson(report);
     else process.stdout.write(formatReport(report));

@@ -1,4 +1,3 @@
-import { resolveModel } from '../registry/local.ts';
 import { loadModel } from '../server.ts';
 import { evaluateAny } from '../train/train.ts';
 import {
@@ -6,8 +5,8 @@ import {
   type Command,
   MODEL_OPTIONS,
   MODEL_OPTIONS_HELP,
-  modelSelection,
   printJson,
+  resolveSelectedModel,
   str,
   UsageError,
 } from './args.ts';
@@ -29,8 +28,7 @@ Every row is scored; for the corpus a model was trained on, that includes its tr
     if (str(values, 'alias') !== undefined && str(values, 'version') !== undefined) {
       throw new UsageError('give either --alias or --version, not both');
     }
-    const sel = modelSelection(values);
-    const ref = await resolveModel(sel.registry, sel.name, { alias: sel.alias, version: sel.version });
+    const ref = await resolveSelectedModel(values);
     const model = await loadModel(ref);
     const labels = model.classifier.labels;
     const positive = str(values, 'positive') ?? (labels.includes('spam') ? 'spam' : model.classifier.positiveLabel);

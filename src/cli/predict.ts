@@ -1,9 +1,15 @@
 import { createInterface } from 'node:readline';
 import { predictAll } from '../model/types.ts';
 import { hasVisibleText } from '../model/visible.ts';
-import { resolveModel } from '../registry/local.ts';
 import { loadModel } from '../server.ts';
-import { type Command, MODEL_OPTIONS, MODEL_OPTIONS_HELP, modelSelection, printJson, UsageError } from './args.ts';
+import {
+  type Command,
+  MODEL_OPTIONS,
+  MODEL_OPTIONS_HELP,
+  printJson,
+  resolveSelectedModel,
+  UsageError,
+} from './args.ts';
 
 export const predictCommand: Command = {
   name: 'predict',
@@ -19,8 +25,7 @@ ${MODEL_OPTIONS_HELP}`,
     if (positionals.length !== 1) {
       throw new UsageError('give exactly one TEXT argument (quote it), or "-" to read lines from stdin');
     }
-    const sel = modelSelection(values);
-    const ref = await resolveModel(sel.registry, sel.name, { alias: sel.alias, version: sel.version });
+    const ref = await resolveSelectedModel(values);
     const model = await loadModel(ref);
     const predict = async (text: string) => ({
       ...(await predictAll(model.classifier, [text]))[0],

@@ -38,6 +38,11 @@ export type DoctorContext = {
   ignoreText: string | undefined;
   /** The environment the service will see: Dockerfile ENV, then fly.toml [env]. */
   env: Record<string, string>;
+  /**
+   * Names of the secrets the platform sets (`fly secrets list`, given with --secrets): the doctor cannot
+   * read them from the files, and some rules depend on whether one is set (ADMIN_TOKEN and /metrics).
+   */
+  secretNames: string[];
   config: Config | undefined;
   /** Why the service would refuse that environment (ConfigError problems). */
   configProblems: string[];

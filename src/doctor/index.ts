@@ -20,6 +20,7 @@ import { appRules } from './rules/app.ts';
 import { dockerfileRules } from './rules/dockerfile.ts';
 import { dockerignoreRules } from './rules/dockerignore.ts';
 import { flyRules } from './rules/fly.ts';
+import { flyMetricsRules } from './rules/fly-metrics.ts';
 import { secretRules } from './rules/secrets.ts';
 
 export type { Finding, Severity } from './context.ts';
@@ -27,7 +28,7 @@ export { parseDuration, parseMemoryMb } from './context.ts';
 export { formatReport } from './report.ts';
 export { HEADROOM, VM_OVERHEAD_MB } from './rules/fly.ts';
 
-export const RULES: Rule[] = [appRules, secretRules, dockerfileRules, dockerignoreRules, flyRules];
+export const RULES: Rule[] = [appRules, secretRules, dockerfileRules, dockerignoreRules, flyRules, flyMetricsRules];
 
 export type DoctorOptions = {
   /** Measure the configured model's start-up time and peak memory by running it (default true). */
@@ -36,6 +37,8 @@ export type DoctorOptions = {
   footprintMb?: number;
   /** Model registry on this machine, when MODEL_REGISTRY in the deployment is not under DIR. */
   registry?: string;
+  /** Names of the secrets set on the platform (`fly secrets list`); their values are never needed. */
+  secrets?: string[];
 };
 
 export type DoctorReport = {
@@ -68,7 +71,9 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** Reads DIR into the rules' context (everything but the footprint, which is measured afterwards). */
-async function readDeployment(dir: string): Promise<Omit<DoctorContext, 'serves' | 'footprint'> & { workdir: string }> {
+async function readDeployment(
+  dir: string,
+): Promise<Omit<DoctorContext, 'serves' | 'footprint' | 'secretNames'> & { workdir: string }> {
   const flyText = await readOptional(join(dir, 'fly.toml'));
   let fly: Table | undefined;
   let flyError: string | undefined;
@@ -194,6 +199,7 @@ export async function runDoctor(dirArg: string, opts: DoctorOptions = {}): Promi
 
   const ctx: DoctorContext = {
     ...deployment,
+    secretNames: opts.secrets ?? [],
     serves: (path) => app.hasRoute({ method: 'GET', url: path.split('?')[0] }),
     footprint,
   };

@@ -93,9 +93,12 @@ export function measurementEnv(
       fix: 'the PostgreSQL store adds a connection pool (a few MB); keep some headroom over the measured peak',
     });
   }
+  // Ports are the deployment's, not this machine's: an ephemeral main port, and METRICS_PORT=0 (/metrics on
+  // that port) so that the run never binds a fixed port another process (or doctor) may hold.
   Object.assign(env, {
     MODEL_REGISTRY: registry,
     PORT: '0',
+    METRICS_PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
     WATCHDOG_MODEL_LOAD_TIMEOUT_MS: '0',

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { spawnCli } from '../helpers/server.ts';
+import { freePort, spawnCli } from '../helpers/server.ts';
 
 let dir: string;
 let registry: string;
@@ -165,6 +165,34 @@ describe('msg-cls CLI', () => {
     assert.equal(ham.json.positive_label, 'ham');
     assert.equal(ham.json.accuracy, e.json.accuracy);
     assert.ok(Math.abs(ham.json.roc_auc - e.json.roc_auc) < 1e-12);
+  });
+
+  test('predict and eval use the registry serve would: MLflow when MLFLOW_TRACKING_URI is set, unless --registry', async () => {
+    // Nothing listens on this port: the MLflow registry must be the one asked (and found down, with
+    // an empty cache), not the local registry that MODEL_REGISTRY names.
+    const mlflowEnv = {
+      MLFLOW_TRACKING_URI: `http://127.0.0.1:${await freePort()}`,
+      MLFLOW_REQUEST_TIMEOUT_MS: '500',
+      MODEL_CACHE_DIR: join(dir, 'empty-cache'),
+    };
+    const p = await run(['predict', 'free cash prize winner', '--name', 'demo'], { env: mlflowEnv });
+    assert.equal(p.code, 2, p.stdout);
+    assert.match(p.stderr, /MLflow tracking server http:\/\/127\.0\.0\.1:\d+ is unreachable/);
+    assert.match(p.stderr, /holds no version resolved earlier for demo@champion/);
+    const e = await run(['eval', '--data', join(dir, 'train.csv'), '--name', 'demo'], { env: mlflowEnv });
+    assert.equal(e.code, 2, e.stdout);
+    assert.match(e.stderr, /MLflow tracking server .* is unreachable/);
+    // --registry DIR picks the local directory even with MLflow configured, as `msg-cls models` does.
+    const local = await run(['predict', 'free cash prize winner', '--name', 'demo', '--registry', registry], {
+      env: mlflowEnv,
+    });
+    assert.equal(local.code, 0, local.stderr);
+    assert.deepEqual(local.json.model, { name: 'demo', version: '1' });
+    const localEval = await run(['eval', '--data', join(dir, 'train.csv'), '--name', 'demo', '--registry', registry], {
+      env: mlflowEnv,
+    });
+    assert.equal(localEval.code, 0, localEval.stderr);
+    assert.equal(localEval.json.n, 100);
   });
 
   test('bad rows are listed with line numbers and stop training unless skipped', async () => {

@@ -74,7 +74,7 @@ describe('the production image, built and run with podman', () => {
   });
 
   after(async () => {
-    await podman(['rm', '-f', '-t', '0', NAME]).catch(() => undefined);
+    await podman(['rm', '-f', '-v', '-t', '0', NAME]).catch(() => undefined);
     // One line a script can pick up, plus a readable summary.
     process.stdout.write(`\ncontainer measurements: ${JSON.stringify(report)}\n`);
   });
@@ -348,7 +348,7 @@ describe('the production image, built and run with podman', () => {
       const { stdout: status } = await podman(['exec', name, 'cat', '/proc/1/status']);
       report.onnx_rss_mb = Math.round((Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024) * 10) / 10;
     } finally {
-      await podman(['rm', '-f', '-t', '0', name]).catch(() => undefined);
+      await podman(['rm', '-f', '-v', '-t', '0', name]).catch(() => undefined);
       await rm(registry, { recursive: true, force: true });
     }
   });

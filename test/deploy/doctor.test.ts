@@ -106,7 +106,15 @@ describe('the measurement environment', () => {
   };
 
   test("the deployment's settings, not the doctor's shell: no store, model or tracing settings leak in", () => {
-    const { env, notes } = measurementEnv({ STORE_URL: 'off', MODEL_NAME: 'msg_cls' }, '/reg', '/tmp/w', shell);
+    const { env, notes } = measurementEnv(
+      { STORE_URL: 'off', MODEL_NAME: 'msg_cls', PORT: '8000', METRICS_PORT: '9091' },
+      '/reg',
+      '/tmp/w',
+      shell,
+    );
+    // No fixed port on this machine: the deployment's 8000 and 9091 may be taken here.
+    assert.equal(env.PORT, '0');
+    assert.equal(env.METRICS_PORT, '0');
     assert.equal(env.STORE_URL, 'off');
     assert.equal(env.MODEL_ALIAS, undefined, "the shell's MODEL_ALIAS is not the deployment's");
     assert.equal(env.MODEL_NAME, 'msg_cls');
@@ -280,6 +288,56 @@ describe('msg-cls doctor on broken configurations', () => {
     assert.match(finding(model, 'model-not-found').message, /no_such_model/);
   });
 
+  test('[metrics] and METRICS_PORT: scraped where /metrics is served, and without a token', async () => {
+    // The repository's fly.toml: METRICS_PORT = "9091" and [metrics] port = 9091 — no metrics finding.
+    const clean = await runDoctor(ROOT, { ...FOOTPRINT, secrets: ['ADMIN_TOKEN'] });
+    assert.deepEqual(
+      ids(clean).filter((i) => i.startsWith('metrics')),
+      [],
+    );
+    // [metrics] left on the main port while METRICS_PORT moves /metrics away → 404 for the scraper.
+    const stale = await runDoctor(
+      project({ fly: (s) => s.replace('[metrics]\n  port = 9091', '[metrics]\n  port = 8000') }),
+      FOOTPRINT,
+    );
+    const mismatch = finding(stale, 'metrics-port-mismatch');
+    assert.equal(mismatch.severity, 'error');
+    assert.match(mismatch.message, /port = 8000 is the main port, which has no \/metrics while METRICS_PORT=9091/);
+    assert.equal(mismatch.fix, 'set port = 9091');
+    // Any other path: the METRICS_PORT server answers only /metrics.
+    const path = await runDoctor(
+      project({ fly: (s) => s.replace('port = 9091\n  path = "/metrics"', 'port = 9091\n  path = "/prom"') }),
+      FOOTPRINT,
+    );
+    assert.match(finding(path, 'metrics-path-not-served').message, /on METRICS_PORT=9091, which serves only \/metrics/);
+
+    // No METRICS_PORT, [metrics] on the main port: without knowing the secrets, a warning that names both
+    // outcomes; with ADMIN_TOKEN among them (--secrets), an error — Fly's scraper would get 401.
+    const mainPort = (s: string) =>
+      s.replace(/^ {2}METRICS_PORT = "9091"\n/m, '').replace('[metrics]\n  port = 9091', '[metrics]\n  port = 8000');
+    const unknown = await runDoctor(project({ fly: mainPort }), FOOTPRINT);
+    assert.deepEqual(ids(unknown, 'error'), []);
+    const warn = finding(unknown, 'metrics-on-main-port');
+    assert.equal(warn.severity, 'warning');
+    assert.match(warn.message, /ADMIN_TOKEN.*401.*anyone on the internet can read \/metrics/);
+    assert.match(warn.fix, /METRICS_PORT = "9091" in \[env\] and \[metrics\] port = 9091/);
+    const secret = await runDoctor(project({ fly: mainPort }), { ...FOOTPRINT, secrets: ['ADMIN_TOKEN', 'API_KEYS'] });
+    const locked = finding(secret, 'metrics-needs-token');
+    assert.equal(locked.severity, 'error');
+    assert.match(locked.message, /ADMIN_TOKEN is set \(in the secrets\).*401.*nothing is scraped/);
+    assert.match(locked.fix, /METRICS_PORT = "9091"/);
+    assert.ok(!ids(secret).includes('metrics-on-main-port'));
+    // The old fly.toml layout, main port without METRICS_PORT, is no longer reported as a port mismatch.
+    assert.ok(!ids(secret).includes('metrics-port-mismatch'));
+
+    // METRICS_ENABLED=false: nothing to scrape on any port.
+    const off = await runDoctor(
+      project({ fly: (s) => s.replace('[env]', '[env]\n  METRICS_ENABLED = "false"') }),
+      FOOTPRINT,
+    );
+    assert.match(finding(off, 'metrics-path-not-served').message, /METRICS_ENABLED=false/);
+  });
+
   test('shell-form CMD through npm, no HEALTHCHECK, Alpine base', async () => {
     const r = await runDoctor(
       project({
@@ -312,12 +370,25 @@ describe('msg-cls doctor command line', () => {
     assert.ok(report.findings.every((f) => f.fix && f.message && f.severity && f.id && f.file));
   });
 
+  test("--secrets names the app's secrets: ADMIN_TOKEN with /metrics on the main port fails", async () => {
+    const dir = project({
+      fly: (s) =>
+        s.replace(/^ {2}METRICS_PORT = "9091"\n/m, '').replace('[metrics]\n  port = 9091', '[metrics]\n  port = 8000'),
+    });
+    const warned = spawnCli(['doctor', dir, '--footprint-mb', '150']);
+    assert.equal((await warned.exited).code, 0, warned.stdout.join('\n'));
+    assert.match(warned.stdout.join('\n'), /WARNING +fly\.toml: \[metrics\] scrapes \/metrics on the main port/);
+    const failed = spawnCli(['doctor', dir, '--footprint-mb', '150', '--secrets', 'API_KEYS, ADMIN_TOKEN']);
+    assert.equal((await failed.exited).code, 1);
+    assert.match(failed.stdout.join('\n'), /ERROR +fly\.toml: ADMIN_TOKEN is set \(in the secrets\)/);
+  });
+
   test('exit 0 when only warnings; --strict makes warnings fail', async () => {
     const dir = project({
       fly: (s) =>
         s
           .replace('force_https = true', 'force_https = false')
-          .replace('[metrics]\n  port = 8000\n  path = "/metrics"\n', ''),
+          .replace('[metrics]\n  port = 9091\n  path = "/metrics"\n', ''),
     });
     const plain = spawnCli(['doctor', dir, '--footprint-mb', '150']);
     assert.equal((await plain.exited).code, 0, plain.stdout.join('\n'));

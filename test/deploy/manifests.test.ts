@@ -121,7 +121,7 @@ describe('fly.toml', () => {
   test('internal_port, EXPOSE and the port the app listens on agree; no PORT from Fly', () => {
     const config = loadConfig(fly.env);
     assert.equal(http.internal_port, config.port);
-    assert.equal(fly.metrics.port, config.port);
+    assert.equal(fly.metrics.port, config.access.metricsPort, '[metrics] scrapes METRICS_PORT');
     assertKnownEnv('fly.toml [env]', Object.keys(fly.env));
   });
 
@@ -158,6 +158,9 @@ describe('fly.toml', () => {
     assert.equal(http.concurrency.type, 'requests');
     assert.ok(http.concurrency.soft_limit < http.concurrency.hard_limit);
     assert.equal(fly.metrics.path, '/metrics');
+    // Scraped on METRICS_PORT, not routed from the internet and not behind ADMIN_TOKEN (the scraper sends none).
+    assert.equal(fly.metrics.port, Number(fly.env.METRICS_PORT));
+    assert.notEqual(fly.metrics.port, http.internal_port);
     assert.equal(parseMemoryMb(fly.vm[0].memory), 256);
     assert.equal(fly.env.MODEL_NAME, 'msg_cls');
     assert.equal(fly.env.MODEL_ALIAS, 'champion');
@@ -439,5 +442,70 @@ describe('deploy/README.md', () => {
     ]) {
       assert.ok(readme.includes(cmd), `deploy/README.md shows \`${cmd}\``);
     }
+  });
+});
+
+describe('MODEL_CACHE_DIR is writable wherever the root filesystem is read-only', () => {
+  const final = finalStage(parseDockerfile(read('Dockerfile')));
+  const imageEnv = Object.assign({}, ...final.filter((i) => i.keyword === 'ENV').map((i) => parseEnv(i.args)));
+  const cacheDir: string = imageEnv.MODEL_CACHE_DIR;
+  const under = (path: string, mount: string) => path === mount || path.startsWith(`${mount.replace(/\/$/, '')}/`);
+
+  /** Why the cache directory is not writable in this Pod spec, or undefined when it is. */
+  function k8sProblem(pod: Any): string | undefined {
+    const c = pod.containers[0];
+    if (c.securityContext?.readOnlyRootFilesystem !== true) return undefined;
+    const dir = c.env?.find((e: Any) => e.name === 'MODEL_CACHE_DIR')?.value ?? cacheDir;
+    const mount = (c.volumeMounts ?? []).find((m: Any) => under(dir, m.mountPath));
+    if (!mount) return `no volumeMount covers ${dir}`;
+    if (mount.readOnly) return `${mount.mountPath} is mounted readOnly`;
+    const vol = (pod.volumes ?? []).find((v: Any) => v.name === mount.name);
+    if (!vol) return `volume ${mount.name} is not declared`;
+    if (!vol.emptyDir && !vol.persistentVolumeClaim) return `volume ${mount.name} is neither emptyDir nor a PVC`;
+    return undefined;
+  }
+
+  test('the image sets it, owns it by the service user and declares it a VOLUME (ECS bind mounts take that owner)', () => {
+    assert.equal(cacheDir, '/var/cache/msg-cls');
+    const runs = final.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+    assert.ok(runs.some((r) => r.includes(`chown 1000:1000 ${cacheDir}`)));
+    const volumes = final.filter((i) => i.keyword === 'VOLUME').flatMap((i) => execForm(i.args) ?? words(i.args).rest);
+    assert.ok(volumes.includes(cacheDir), `VOLUME ${cacheDir} in the final stage`);
+  });
+
+  test('Kubernetes: an emptyDir mounted on it, writable; the check fails without the mount', () => {
+    const pod = (parseYaml(read('deploy/kubernetes/deployment.yaml')) as Any).spec.template.spec;
+    assert.equal(k8sProblem(pod), undefined);
+    assert.ok(pod.volumes.find((v: Any) => v.name === 'model-cache').emptyDir.sizeLimit);
+    const unmounted = structuredClone(pod);
+    unmounted.containers[0].volumeMounts = [];
+    assert.match(k8sProblem(unmounted) ?? '', /no volumeMount covers \/var\/cache\/msg-cls/);
+    const readOnly = structuredClone(pod);
+    readOnly.containers[0].volumeMounts[0].readOnly = true;
+    assert.match(k8sProblem(readOnly) ?? '', /mounted readOnly/);
+  });
+
+  test('ECS Fargate: a task-scoped bind mount on it, writable', () => {
+    const td = JSON.parse(read('deploy/ecs/task-definition.json'));
+    const c = td.containerDefinitions[0];
+    assert.equal(c.readonlyRootFilesystem, true);
+    const mp = c.mountPoints.find((m: Any) => m.containerPath === cacheDir);
+    assert.ok(mp, `a mountPoint on ${cacheDir}`);
+    assert.equal(mp.readOnly, false);
+    const vol = td.volumes.find((v: Any) => v.name === mp.sourceVolume);
+    assert.ok(vol, `volume ${mp.sourceVolume} is declared`);
+    assert.equal(vol.host, undefined, 'Fargate takes bind mounts without a host path');
+  });
+
+  test('single VM: a named volume on it (compose, read_only)', () => {
+    const svc = (parseYaml(read('deploy/vm/compose.yaml')) as Any).services['msg-cls'];
+    assert.equal(svc.read_only, true);
+    assert.ok(svc.volumes.some((v: string) => v.split(':')[1] === cacheDir));
+  });
+
+  test('Cloud Run: the root filesystem stays writable (in memory), so no volume is needed', () => {
+    const c = (parseYaml(read('deploy/cloudrun/service.yaml')) as Any).spec.template.spec.containers[0];
+    assert.notEqual(c.securityContext?.readOnlyRootFilesystem, true);
+    assert.match(read('deploy/cloudrun/service.yaml'), /MODEL_CACHE_DIR/);
   });
 });

@@ -112,6 +112,18 @@ describe('MLflow Model Registry (real mlflow server)', { timeout: 600_000 }, () 
     });
     assert.equal(expected.code, 0, expected.stderr);
 
+    // `predict` and `eval` go through the same registry as `serve`: MLflow, by MODEL_NAME at MODEL_ALIAS.
+    const viaMlflow = await cli(['predict', 'Claim your free prize now'], { MODEL_REGISTRY: local });
+    assert.equal(viaMlflow.code, 0, viaMlflow.stderr);
+    assert.deepEqual(viaMlflow.json.model, { name: 'msg_cls', version: '1' });
+    assert.equal(viaMlflow.json.label, expected.json.label);
+    assert.ok(Math.abs(viaMlflow.json.proba - expected.json.proba) < 1e-12);
+    const evaluated = await cli(['eval', '--data', 'test/fixtures/short-messages.jsonl', '--alias', 'champion']);
+    assert.equal(evaluated.code, 0, evaluated.stderr);
+    assert.equal(evaluated.json.model.version, '1');
+    assert.equal(evaluated.json.model.alias, 'champion');
+    assert.ok(evaluated.json.n > 0 && evaluated.json.accuracy > 0.5);
+
     const server = await serve({ MODEL_NAME: 'msg_cls', MODEL_ALIAS: 'champion' });
     try {
       const health = await getJson(`${server.url}/health`);

@@ -1,4 +1,5 @@
-// Doctor rule: fly.toml — service and port, health checks, auto-stop, shutdown, restarts, metrics, memory.
+// Doctor rule: fly.toml — service and port, health checks, auto-stop, shutdown, restarts, memory
+// ([metrics]: ./fly-metrics.ts).
 
 import {
   type Add,
@@ -278,40 +279,7 @@ function checkFly(fly: Table, ctx: DoctorContext, add: Add): void {
     );
   }
 
-  // Metrics: scraped from a path the app serves, on the port it listens on.
-  const metrics = tables(fly.metrics);
-  if (metrics.length === 0) {
-    add(
-      'info',
-      'no-metrics',
-      F,
-      'no [metrics]: Fly does not scrape /metrics into its managed Prometheus',
-      'add [metrics] port = <PORT>, path = "/metrics"',
-    );
-  }
-  for (const m of metrics) {
-    const path = typeof m.path === 'string' ? m.path : '/metrics';
-    if (!ctx.serves(path)) {
-      add(
-        'error',
-        'metrics-path-not-served',
-        F,
-        `[metrics] path ${path} is not served by the app (404): nothing is scraped`,
-        path === '/metrics'
-          ? 'this version of msg-cls has no /metrics route: upgrade it, or remove [metrics]'
-          : 'set path = "/metrics"',
-      );
-    }
-    if (listen !== undefined && m.port !== undefined && Number(m.port) !== listen) {
-      add(
-        'error',
-        'metrics-port-mismatch',
-        F,
-        `[metrics] port = ${m.port} but the app listens on ${listen}`,
-        `set port = ${listen}`,
-      );
-    }
-  }
+  // [metrics]: ./fly-metrics.ts.
 
   // Memory: the VM must hold the measured footprint with headroom.
   const vms = tables(fly.vm);
