@@ -96,9 +96,9 @@ test('the installed msg-cls: --help, then serve from an empty directory with the
       body: JSON.stringify({ text: 'WINNER!! Claim your FREE prize now' }),
     });
     assert.equal(res.status, 200);
-    const body = (await res.json()) as { label: string; model: { name: string; version: string } };
+    const body = (await res.json()) as { label: string; model: { name: string; version: string; role: string } };
     assert.equal(body.label, 'spam');
-    assert.deepEqual(body.model, { name: 'msg_cls', version: '1' });
+    assert.deepEqual(body.model, { name: 'msg_cls', version: '1', role: 'champion' });
     assert.doesNotMatch(err, /ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING/);
   } finally {
     proc.kill('SIGTERM');
