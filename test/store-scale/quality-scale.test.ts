@@ -39,7 +39,7 @@ after(async () => {
 const predictionSelect = (i: string, hex: (expr: string, width: number) => string) => `
   SELECT ${hex(`${i}`, 12)}, 0, ${NOW - SPAN_MS} + CAST(${i} AS BIGINT) * ${Math.floor(SPAN_MS / ROWS)}, 'msg_cls',
          CASE WHEN ${i} % 3 = 0 THEN '1' ELSE '2' END, CASE WHEN ${i} % 4 = 0 THEN 'spam' ELSE 'ham' END,
-         0.9, 0.7, 40, 7, 0.1, 0.2, 0, 0.05, NULL`;
+         0.9, 0.7, 40, 7, 0.1, 0.2, 0, 0.05, NULL, 'champion'`;
 const feedbackFrom = `INSERT INTO msgcls_feedback
     (prediction_id, item, label, received_ts, updated_ts, predicted_ts, model_name, model_version, predicted)
   SELECT prediction_id, item, CASE WHEN ts % 7 = 0 THEN 'spam' ELSE 'ham' END, ts + 60000, ts + 60000, ts,
