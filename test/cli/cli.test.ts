@@ -5,26 +5,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { freePort, spawnCli } from '../helpers/server.ts';
+import { freePort, runCli } from '../helpers/server.ts';
 
 let dir: string;
 let registry: string;
 
-async function run(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) {
-  const child = spawnCli(args, { MODEL_REGISTRY: registry, ...opts.env });
-  if (opts.stdin !== undefined) child.proc.stdin?.end(opts.stdin);
-  else child.proc.stdin?.end();
-  const { code } = await child.exited;
-  const stdout = child.stdout.join('\n');
-  // biome-ignore lint/suspicious/noExplicitAny: tests assert on arbitrary JSON shapes
-  let json: any;
-  try {
-    json = JSON.parse(stdout);
-  } catch {
-    json = undefined;
-  }
-  return { code, stdout, stderr: child.stderr.join(''), json };
-}
+const run = (args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) =>
+  runCli(args, { MODEL_REGISTRY: registry, ...opts.env }, opts.stdin);
 
 const SPAM_WORDS = ['free', 'winner', 'prize', 'cash', 'offer', 'click', 'viagra', 'loan', 'cheap', 'bonus'];
 const HAM_WORDS = ['meeting', 'patch', 'review', 'lunch', 'kernel', 'thanks', 'build', 'release', 'notes', 'team'];

@@ -8,22 +8,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeChecksums } from '../../src/registry/checksums.ts';
 import { createLocalRegistry, registerVersion } from '../../src/registry/local.ts';
-import { DEFAULT_REGISTRY, spawnCli } from '../helpers/server.ts';
+import { DEFAULT_REGISTRY, runCli } from '../helpers/server.ts';
 
 let dir: string;
 
-async function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawnCli(args, { MODEL_REGISTRY: join(dir, 'reg'), MLFLOW_TRACKING_URI: '', ...env });
-  child.proc.stdin?.end();
-  const { code } = await child.exited;
-  const stdout = child.stdout.join('\n');
-  // biome-ignore lint/suspicious/noExplicitAny: tests assert on arbitrary JSON shapes
-  let json: any;
-  try {
-    json = JSON.parse(stdout);
-  } catch {}
-  return { code, stdout, stderr: child.stderr.join(''), json };
-}
+const run = (args: string[], env: Record<string, string> = {}) =>
+  runCli(args, { MODEL_REGISTRY: join(dir, 'reg'), MLFLOW_TRACKING_URI: '', ...env });
 
 describe('msg-cls models add', () => {
   before(async () => {

@@ -137,6 +137,22 @@ export function spawnCli(args: string[], env: Record<string, string> = {}): Chil
   };
 }
 
+/** Runs `msg-cls <args>` to its end (stdin closed, or fed `stdin`); stdout is parsed as JSON when it is JSON. */
+export async function runCli(args: string[], env: Record<string, string> = {}, stdin?: string) {
+  const child = spawnCli(args, env);
+  child.proc.stdin?.end(stdin);
+  const { code } = await child.exited;
+  const stdout = child.stdout.join('\n');
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert on arbitrary JSON shapes
+  let json: any;
+  try {
+    json = JSON.parse(stdout);
+  } catch {
+    json = undefined;
+  }
+  return { code, stdout, stderr: child.stderr.join(''), json };
+}
+
 /** Starts `msg-cls serve` on an ephemeral port and waits until it is ready. */
 export async function spawnServer(env: Record<string, string> = {}): Promise<Child & { url: string }> {
   const child = spawnCli(['serve'], { PORT: '0', HOST: '127.0.0.1', ...env });

@@ -9,18 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type MlflowServer, startMlflowServer } from '../helpers/mlflow.ts';
-import { spawnCli, spawnServer } from '../helpers/server.ts';
+import { runCli, spawnServer } from '../helpers/server.ts';
 
 const PASSWORD = `pw-${randomBytes(9).toString('hex')}`;
 let dir: string;
 let mlflow: MlflowServer;
 
-async function cli(args: string[], env: Record<string, string>) {
-  const child = spawnCli(args, { MODEL_CACHE_DIR: join(dir, 'cache'), ...env });
-  child.proc.stdin?.end();
-  const { code } = await child.exited;
-  return { code, stdout: child.stdout.join('\n'), stderr: child.stderr.join('') };
-}
+const cli = (args: string[], env: Record<string, string>) =>
+  runCli(args, { MODEL_CACHE_DIR: join(dir, 'cache'), ...env });
 
 describe('MLflow with basic auth (real mlflow server)', { timeout: 300_000 }, () => {
   before(async () => {

@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { type MlflowServer, startMlflowServer } from '../helpers/mlflow.ts';
 import { pythonPath } from '../helpers/python.ts';
-import { freePort, postJson, spawnCli, spawnServer } from '../helpers/server.ts';
+import { freePort, postJson, runCli, spawnServer } from '../helpers/server.ts';
 
 const run$ = promisify(execFile);
 
@@ -21,18 +21,8 @@ let mlflow: MlflowServer;
 let cacheDir: string;
 let sklearn: { name: string; version: string; classes: string[]; texts: string[]; proba: number[][] };
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const child = spawnCli(args, { MLFLOW_TRACKING_URI: mlflow.url, MODEL_CACHE_DIR: cacheDir, ...env });
-  child.proc.stdin?.end();
-  const { code } = await child.exited;
-  const stdout = child.stdout.join('\n');
-  // biome-ignore lint/suspicious/noExplicitAny: tests assert on arbitrary JSON shapes
-  let json: any;
-  try {
-    json = JSON.parse(stdout);
-  } catch {}
-  return { code, stdout, stderr: child.stderr.join(''), json };
-}
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  runCli(args, { MLFLOW_TRACKING_URI: mlflow.url, MODEL_CACHE_DIR: cacheDir, ...env });
 
 function serve(env: Record<string, string> = {}) {
   return spawnServer({ MLFLOW_TRACKING_URI: mlflow.url, MODEL_CACHE_DIR: cacheDir, ...env });
