@@ -13,6 +13,8 @@ import { encodeBatch, type PredictionBatch, type PredictionRecord, type Store, S
 const OPEN_TIMEOUT_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 5000;
 
+const WORKER_HEAP_LIMITS = { maxYoungGenerationSizeMb: 4 };
+
 type Reply = { id: number; ok: boolean; value?: unknown; message?: string; code?: unknown };
 
 // Emitted by `tsc` next to this file when the package is built; the repository runs the .ts directly.
@@ -28,7 +30,10 @@ export async function openSqliteStore(path: string, openTimeoutMs = OPEN_TIMEOUT
       `cannot open the SQLite store ${file}: ${why}; check that the folder is writable, or set STORE_URL to another file (or off)`,
       cause,
     );
-  const worker = new Worker(WORKER_URL, { workerData: { file } });
+  // The worker only turns columnar batches into SQLite rows: a small young generation is plenty, and
+  // the default (sized for a main thread) let its heap grow by ~25 MB of RSS under load (README,
+  // Performance: memory).
+  const worker = new Worker(WORKER_URL, { workerData: { file }, resourceLimits: WORKER_HEAP_LIMITS });
   worker.unref();
   await new Promise<void>((done, reject) => {
     const timer = setTimeout(() => {

@@ -6,7 +6,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { missingV8Flags, nodeVersionProblem, V8_FLAGS } from '../../bin/runtime.js';
+import { MALLOC_ENV, missingV8Flags, nodeVersionProblem, V8_FLAGS } from '../../bin/runtime.js';
 import { CLI, ROOT, spawnCli } from '../helpers/server.ts';
 
 const NODE20 = '/usr/bin/node';
@@ -65,14 +65,28 @@ describe('V8 memory flags', () => {
       assert.ok(start.split(' ').includes(flag), `npm start lacks ${flag}`);
       for (const o of [...dockerOptions, ...unitOptions]) assert.ok(o.split(' ').includes(flag), `${o} lacks ${flag}`);
     }
+    for (const [name, value] of Object.entries(MALLOC_ENV)) {
+      assert.match(dockerfile, new RegExp(`^\\s*${name}=${value}\\b`, 'm'), `the Dockerfile lacks ${name}=${value}`);
+      assert.match(unit, new RegExp(`^Environment=${name}=${value}$`, 'm'), `the systemd unit lacks ${name}=${value}`);
+      assert.ok(start.includes(`${name}=\${${name}:-${value}}`), `npm start lacks ${name}`);
+    }
   });
 
   test('`node bin/msg-cls.js serve` (no flags) re-executes itself with them: same pid, stop with exit 0', async () => {
-    const c = spawnCli(['serve'], { PORT: '0', HOST: '127.0.0.1', NODE_OPTIONS: '' });
+    const c = spawnCli(['serve'], {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      NODE_OPTIONS: '',
+      MALLOC_ARENA_MAX: undefined,
+      MALLOC_MMAP_THRESHOLD_: undefined,
+    });
     const settings = await c.waitForLog((r) => r.msg === 'V8 memory settings');
     assert.deepEqual(settings.v8_flags, V8_FLAGS);
     assert.equal(settings.added_by_reexec, V8_FLAGS.join(' '));
     assert.equal(settings.pid, c.proc.pid, 'the process image was replaced, not wrapped');
+    // glibc reads its settings at process start only: the re-executed image got them.
+    const environ = readFileSync(`/proc/${c.proc.pid}/environ`, 'utf8').split('\0');
+    for (const [name, value] of Object.entries(MALLOC_ENV)) assert.ok(environ.includes(`${name}=${value}`), name);
     await c.waitForLog((r) => r.msg === 'model loaded; ready');
     c.proc.kill('SIGTERM');
     assert.deepEqual(await c.exited, { code: 0, signal: null });

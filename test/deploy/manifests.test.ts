@@ -44,6 +44,7 @@ const KNOWN_ENV = new Set([
   'NODE_COMPILE_CACHE',
   'NODE_OPTIONS',
   'MALLOC_MMAP_THRESHOLD_',
+  'MALLOC_ARENA_MAX',
 ]);
 const DEFAULT_SHUTDOWN_MS = loadConfig({}).shutdownTimeoutMs;
 

@@ -63,7 +63,7 @@ export type Child = {
 };
 
 /** Runs `msg-cls <args>` as a real child process. */
-export function spawnCli(args: string[], env: Record<string, string> = {}): Child {
+export function spawnCli(args: string[], env: Record<string, string | undefined> = {}): Child {
   const proc = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
     env: { ...process.env, MODEL_REGISTRY: DEFAULT_REGISTRY, STORE_URL: 'off', ...env },
