@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { MALLOC_ENV } from '../bin/runtime.js';
 import { loadSpamAssassin } from '../src/data/load.ts';
 import { pythonFixture, registryWith } from '../test/helpers/model-fixtures.ts';
 import { freePort } from './lib.ts';
@@ -306,7 +307,10 @@ function start(name: string, port: number, pin = PIN, launcherFlags = true): Pro
   const proc = spawn(cmd, cmdArgs, {
     cwd: ROOT,
     // Logs go to /dev/null, as fast as a log shipper reading stdout can be; they are still produced.
+    // With the launcher's flags come its glibc settings (npm start, the image and the systemd unit set
+    // them; the re-executed bin adds them itself).
     env: {
+      ...(launcherFlags && name !== 'bare' ? MALLOC_ENV : {}),
       ...process.env,
       ML_PAYLOAD_SAMPLE_RATE: '0.01',
       ...VARIANTS[name].env,
