@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
 import { startMetricsServer } from './http/access.ts';
 import { buildApp } from './http/app.ts';
+import { schemaCacheDir } from './http/schema-cache.ts';
 import { createState, type LoadedModel, type ServiceState } from './http/state.ts';
 import { createModelSlot, type ModelSlot, type ReloadOutcome } from './model/slot.ts';
 import { createLogs, type Logs } from './monitoring/logging.ts';
@@ -157,6 +158,7 @@ async function startServing(
     metrics,
     tracing: obs.tracing,
     monitoring,
+    schemaCacheDir: schemaCacheDir(),
     models: {
       async reload() {
         const outcome = await slot.reload('admin');
