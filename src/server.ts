@@ -7,6 +7,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from './config.ts';
 import { startMetricsServer } from './http/access.ts';
 import { buildApp } from './http/app.ts';
+import { schemaCacheDir } from './http/schema-cache.ts';
 import { createState, type LoadedModel, type ServiceState } from './http/state.ts';
 import { createModelSlot, type ModelSlot, type ReloadOutcome } from './model/slot.ts';
 import { createLogs, type Logs } from './monitoring/logging.ts';
@@ -82,6 +83,25 @@ const FIRST_RESOLVE_WAIT_MS = 3000;
 
 export async function startServer(config: Config, obs: Observability): Promise<RunningServer> {
   const { logs, metrics } = obs;
+  // The store opens and migrates in the background (SQLite: its worker thread boots on another core)
+  // while the registry is read and the app is built; it is awaited before we listen, so a wrong
+  // STORE_URL still fails the start before listening, and an unreachable PostgreSQL still does not
+  // (the store starts degraded and catches up).
+  const monitoring = startModelMonitoring(config, { logs, metrics });
+  try {
+    return await startServing(config, obs, monitoring);
+  } catch (err) {
+    await monitoring.close(0);
+    throw err;
+  }
+}
+
+async function startServing(
+  config: Config,
+  obs: Observability,
+  monitoring: ReturnType<typeof startModelMonitoring>,
+): Promise<RunningServer> {
+  const { logs, metrics } = obs;
   // Resolving first makes a wrong MODEL_NAME/MODEL_ALIAS/MODEL_REGISTRY (or MLflow credentials) fail
   // before we listen. An unreachable MLflow with nothing cached for the alias is retried below, within
   // WATCHDOG_MODEL_LOAD_TIMEOUT_MS, like a model that fails to load.
@@ -109,9 +129,6 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     state.reason = early.err.message;
     pending = undefined;
   }
-  // The store opens and migrates before we listen: a wrong STORE_URL fails the start; an unreachable
-  // PostgreSQL does not (the store starts degraded and catches up).
-  const monitoring = await startModelMonitoring(config, { logs, metrics });
   const slot = createModelSlot({
     registry,
     name: config.modelName,
@@ -141,6 +158,7 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     metrics,
     tracing: obs.tracing,
     monitoring,
+    schemaCacheDir: schemaCacheDir(),
     models: {
       async reload() {
         const outcome = await slot.reload('admin');
@@ -151,6 +169,9 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     },
   });
   try {
+    // Compiles the routes (schemas, serializers) while the store may still be opening.
+    await app.ready();
+    await monitoring.opened;
     await app.listen({ port: config.port, host: config.host });
     // /metrics on its own internal port (METRICS_PORT); it closes with the app's server.
     if (metrics && config.access.metricsPort > 0) {
@@ -158,7 +179,6 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     }
   } catch (err) {
     await app.close();
-    await monitoring.close(0);
     throw err;
   }
   const address = app.server.address();
@@ -195,7 +215,6 @@ export async function startServer(config: Config, obs: Observability): Promise<R
     metrics?.modelLoadFailed();
     logs.exception.error({ err, model: { name: config.modelName, version: ref?.version } }, 'model load failed');
     await app.close();
-    await monitoring.close(0);
     throw new ModelLoadError(ref ?? { name: config.modelName, version: undefined, dir: registry.location }, err);
   }
   ref = first.ref;

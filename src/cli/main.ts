@@ -4,31 +4,27 @@ import { ConfigError } from '../config.ts';
 import { RegistryError } from '../registry/local.ts';
 import { SERVICE_VERSION } from '../version.ts';
 import { CliError, type Command, runCommand, UsageError } from './args.ts';
-import { doctorCommand } from './doctor.ts';
-import { evalCommand } from './eval.ts';
-import { modelsCommand } from './models.ts';
-import { predictCommand } from './predict.ts';
-import { rolloutCommand } from './rollout.ts';
-import { serveCommand } from './serve.ts';
-import { trainCommand } from './train.ts';
 
-const COMMANDS: Command[] = [
-  serveCommand,
-  trainCommand,
-  evalCommand,
-  predictCommand,
-  modelsCommand,
-  rolloutCommand,
-  doctorCommand,
-];
+// Each command's module loads only when it runs (or for --help): `serve` then does not load the
+// training, evaluation and doctor code (~10 ms of its start-up).
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./serve.ts')).serveCommand,
+  train: async () => (await import('./train.ts')).trainCommand,
+  eval: async () => (await import('./eval.ts')).evalCommand,
+  predict: async () => (await import('./predict.ts')).predictCommand,
+  models: async () => (await import('./models.ts')).modelsCommand,
+  rollout: async () => (await import('./rollout.ts')).rolloutCommand,
+  doctor: async () => (await import('./doctor.ts')).doctorCommand,
+};
 
-function mainHelp(): string {
+async function mainHelp(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
   return `msg-cls ${SERVICE_VERSION} — serve a text classifier with health checks and observability built in.
 
 Usage: msg-cls <command> [flags]
 
 Commands:
-${COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join('\n')}
+${commands.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`).join('\n')}
 
 Run \`msg-cls <command> --help\` for a command's flags. \`msg-cls --version\` prints the version.
 `;
@@ -37,18 +33,19 @@ Run \`msg-cls <command> --help\` for a command's flags. \`msg-cls --version\` pr
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(mainHelp());
+    process.stdout.write(await mainHelp());
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-v') {
     process.stdout.write(`${SERVICE_VERSION}\n`);
     return 0;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (cmd === undefined) {
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (load === undefined) {
     process.stderr.write(`msg-cls: unknown command ${JSON.stringify(name)}; run \`msg-cls --help\` for the list\n`);
     return 2;
   }
+  const cmd = await load();
   try {
     return await runCommand(cmd, rest);
   } catch (err) {

@@ -7,9 +7,7 @@
 // that needs none — /alive, /ready — pays nothing for them. Call `guardAccess` before any route is
 // added.
 
-import { createServer, type Server } from 'node:http';
-import cors from '@fastify/cors';
-import rateLimit from '@fastify/rate-limit';
+import type { Server } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler, RouteOptions } from 'fastify';
 import { Counter, type Registry } from 'prom-client';
 import type { AccessConfig } from '../config.ts';
@@ -95,8 +93,11 @@ export async function guardAccess(app: FastifyInstance, opts: AccessOptions): Pr
     if (EXEMPT_ROUTES.has(route.url)) route.config = { ...route.config, rateLimit: false };
   });
 
+  // The rate limit and CORS are off by default: their plugins load only when configured (~10 ms of
+  // every start-up otherwise).
   if (access.rateLimitMax > 0) {
     const windowS = access.rateLimitWindowS;
+    const { default: rateLimit } = await import('@fastify/rate-limit');
     await app.register(rateLimit, {
       max: access.rateLimitMax,
       timeWindow: windowS * 1000,
@@ -119,6 +120,7 @@ export async function guardAccess(app: FastifyInstance, opts: AccessOptions): Pr
   }
 
   if (access.corsOrigins.length > 0) {
+    const { default: cors } = await import('@fastify/cors');
     await app.register(cors, {
       origin: access.corsOrigins.includes('*') ? '*' : access.corsOrigins,
       methods: ['GET', 'HEAD', 'POST'],
@@ -180,6 +182,10 @@ export async function startMetricsServer(
   port: number,
   host: string,
 ): Promise<Server> {
+  // Not `import … from 'node:http'`: the ES module view of node:http reads every export, and its lazy
+  // ones (WebSocket, fetch's classes) load undici and TLS — ~10 ms of every start-up, for a server
+  // that only METRICS_PORT asks for. process.getBuiltinModule gives the CommonJS exports as they are.
+  const { createServer } = process.getBuiltinModule('node:http');
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {

@@ -29,6 +29,7 @@ import { predictRoutes } from './routes/predict.ts';
 import { createRolloutReporter, rolloutRoutes } from './routes/rollout.ts';
 import { rootRoutes } from './routes/root.ts';
 import { v2Routes } from './routes/v2.ts';
+import { cachingCompilers } from './schema-cache.ts';
 import type { ServiceState } from './state.ts';
 
 export { genRequestId, uuidV7 } from './ids.ts';
@@ -61,6 +62,11 @@ export type AppOptions = {
   monitoring?: ModelMonitoring;
   /** Hot swap: POST /admin/reload and the reload state in /health (absent: no /admin/reload). */
   models?: ModelControl;
+  /**
+   * Where compiled validators and serializers are kept from one start to the next (./schema-cache.ts);
+   * absent: Fastify compiles them at every start.
+   */
+  schemaCacheDir?: string;
 };
 
 // Unknown paths are quoted back only this far: a 10 kB path is not worth echoing.
@@ -115,6 +121,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // validateSchema: false skips compiling the JSON Schema meta-schema (~35 ms of start-up); our
     // schemas are static and exercised by the tests.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, validateSchema: false } },
+    ...(opts.schemaCacheDir && { schemaController: { compilersFactory: cachingCompilers(opts.schemaCacheDir) } }),
     // Refused while draining by our own onRequest hook below (after the request id, metrics and
     // access log are set up), not by Fastify's fast path, which skips every hook.
     return503OnClosing: false,

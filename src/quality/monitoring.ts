@@ -73,101 +73,122 @@ export type ModelMonitoring = {
 // How long POST /feedback waits for this instance's queue to reach the store.
 const FEEDBACK_FLUSH_TIMEOUT_MS = 5000;
 
-export async function startModelMonitoring(
+/**
+ * Returns at once; the store opens (and migrates) in the background — with SQLite on its worker thread,
+ * which boots on another core while the main thread builds the HTTP app. Await `opened` before serving:
+ * until it resolves the store, writer, quality and the store's metrics are not there yet (only close()
+ * may be called). It rejects as the start must fail: a wrong STORE_URL (StoreConfigError), a SQLite file
+ * that does not migrate. An unreachable PostgreSQL does not reject it (the store starts degraded).
+ */
+export function startModelMonitoring(
   config: Pick<Config, 'store' | 'quality' | 'drift'>,
   obs: { logs: Logs; metrics: Metrics | undefined },
-): Promise<ModelMonitoring> {
+): ModelMonitoring & { readonly opened: Promise<void> } {
   const { logs, metrics } = obs;
   const sc = config.store;
-  const store = await openStore(sc, (err) =>
-    logs.service.warn({ err: safeError(err) }, 'store: an idle database connection failed; it will be replaced'),
-  );
+  let store: Store | undefined;
   let health: StoreHealth | undefined;
   let writer: StoreWriter | undefined;
   let quality: QualityMonitor | undefined;
   let retention: Retention | undefined;
   let budget: SizeBudget | undefined;
   let events: QualityMetricEvents | undefined;
-
-  if (store) {
-    health = createStoreHealth();
-    health.onChange((status, err) => {
-      if (status === 'ok') logs.service.info({ store: store.location }, 'store: working again');
-      // An outage of the store is an operational condition, not a bug: a warning without a stack, so
-      // that the exception log (and its alert) keeps meaning "a bug to fix".
-      else
-        logs.service.warn(
-          { store: store.location, err: errorSummary(err) },
-          'store: an operation failed; predictions are queued (and dropped when the queue is full), feedback answers 503',
-        );
-    });
-    const migrated = await migrateAtStart(store);
-    if (migrated.ok) {
-      logs.service.info(
-        { store: store.location, schema_version: migrated.version, applied: migrated.applied },
-        'store: schema up to date',
-      );
-    } else {
-      health.failed('migrate', migrated.err);
-    }
-    quality = createQualityMonitor(store, health, config.quality, () => undefined);
-  }
-
   let drift: DriftWindow | undefined;
-  const metricSources = {
-    backend: store?.backend,
-    writer: undefined as StoreWriter | undefined,
-    health,
-    quality,
-    budget: undefined as SizeBudget | undefined,
-    drift: () => drift?.report(Date.now()),
-  };
-  if (metrics) events = registerQualityMetrics(metrics.registry, metricSources);
-  if (store && health) {
-    writer = createStoreWriter(
-      store,
-      health,
-      {
-        queueSize: sc.queueSize,
-        batchSize: sc.batchSize,
-        flushMs: sc.flushMs,
-        maxWaitMs: sc.queueWaitMs,
-        // PostgreSQL: one chunk per pooled connection, one left for feedback and queries. SQLite: the
-        // next chunk waits in the worker while one commits.
-        concurrency: store.backend === 'postgres' ? Math.max(1, sc.poolSize - 1) : 2,
-      },
-      events?.writer ?? {},
-      health.up,
+
+  async function open(): Promise<void> {
+    const opened = await openStore(sc, (err) =>
+      logs.service.warn({ err: safeError(err) }, 'store: an idle database connection failed; it will be replaced'),
     );
-    metricSources.writer = writer;
-    budget = createSizeBudget(
-      store,
-      health,
-      { maxBytes: sc.maxBytes, batch: sc.retention.batch },
-      {
-        deleted: (rows) => {
-          events?.retentionDeleted('size_budget', rows);
-          logs.service.info(
-            { rows, budget_mb: sc.maxBytes / 1048576 },
-            'store: oldest predictions deleted (size budget)',
-          );
-        },
-        overBudget: (u) =>
+    if (opened) {
+      const h = createStoreHealth();
+      h.onChange((status, err) => {
+        if (status === 'ok') logs.service.info({ store: opened.location }, 'store: working again');
+        // An outage of the store is an operational condition, not a bug: a warning without a stack, so
+        // that the exception log (and its alert) keeps meaning "a bug to fix".
+        else
           logs.service.warn(
-            { size_bytes: u.bytes, budget_bytes: sc.maxBytes },
-            'store: over its size budget with no prediction left to delete (feedback labels fill it): raise STORE_MAX_MB or lower RETENTION_FEEDBACK_DAYS',
-          ),
-      },
-    );
-    metricSources.budget = budget;
-    retention = createRetention(store, health, sc.retention, {
-      deleted: (kind, rows) => events?.retentionDeleted(kind, rows),
-      done: (run) => {
-        if (run.payload + run.predictions + run.feedback > 0)
-          logs.service.info({ ...run }, 'retention: expired rows removed');
-      },
-    });
+            { store: opened.location, err: errorSummary(err) },
+            'store: an operation failed; predictions are queued (and dropped when the queue is full), feedback answers 503',
+          );
+      });
+      let migrated: Awaited<ReturnType<typeof migrateAtStart>>;
+      try {
+        migrated = await migrateAtStart(opened);
+      } catch (err) {
+        await opened.close(0).catch(() => undefined);
+        throw err;
+      }
+      if (migrated.ok) {
+        logs.service.info(
+          { store: opened.location, schema_version: migrated.version, applied: migrated.applied },
+          'store: schema up to date',
+        );
+      } else {
+        h.failed('migrate', migrated.err);
+      }
+      store = opened;
+      health = h;
+      quality = createQualityMonitor(opened, h, config.quality, () => undefined);
+    }
+
+    const metricSources = {
+      backend: store?.backend,
+      writer: undefined as StoreWriter | undefined,
+      health,
+      quality,
+      budget: undefined as SizeBudget | undefined,
+      drift: () => drift?.report(Date.now()),
+    };
+    if (metrics) events = registerQualityMetrics(metrics.registry, metricSources);
+    if (store && health) {
+      writer = createStoreWriter(
+        store,
+        health,
+        {
+          queueSize: sc.queueSize,
+          batchSize: sc.batchSize,
+          flushMs: sc.flushMs,
+          maxWaitMs: sc.queueWaitMs,
+          // PostgreSQL: one chunk per pooled connection, one left for feedback and queries. SQLite: the
+          // next chunk waits in the worker while one commits.
+          concurrency: store.backend === 'postgres' ? Math.max(1, sc.poolSize - 1) : 2,
+        },
+        events?.writer ?? {},
+        health.up,
+      );
+      metricSources.writer = writer;
+      budget = createSizeBudget(
+        store,
+        health,
+        { maxBytes: sc.maxBytes, batch: sc.retention.batch },
+        {
+          deleted: (rows) => {
+            events?.retentionDeleted('size_budget', rows);
+            logs.service.info(
+              { rows, budget_mb: sc.maxBytes / 1048576 },
+              'store: oldest predictions deleted (size budget)',
+            );
+          },
+          overBudget: (u) =>
+            logs.service.warn(
+              { size_bytes: u.bytes, budget_bytes: sc.maxBytes },
+              'store: over its size budget with no prediction left to delete (feedback labels fill it): raise STORE_MAX_MB or lower RETENTION_FEEDBACK_DAYS',
+            ),
+        },
+      );
+      metricSources.budget = budget;
+      retention = createRetention(store, health, sc.retention, {
+        deleted: (kind, rows) => events?.retentionDeleted(kind, rows),
+        done: (run) => {
+          if (run.payload + run.predictions + run.feedback > 0)
+            logs.service.info({ ...run }, 'retention: expired rows removed');
+        },
+      });
+    }
   }
+  const opened = open();
+  // Awaited by the caller, maybe only after other start-up steps: not an unhandled rejection meanwhile.
+  opened.catch(() => undefined);
 
   // The request path. One reusable stats object and one feature vector: no allocation but the record.
   const stats: TextStats = {
@@ -277,12 +298,25 @@ export async function startModelMonitoring(
   }
 
   return {
-    store,
-    writer,
-    health,
-    quality,
-    retention,
-    budget,
+    opened,
+    get store() {
+      return store;
+    },
+    get writer() {
+      return writer;
+    },
+    get health() {
+      return health;
+    },
+    get quality() {
+      return quality;
+    },
+    get retention() {
+      return retention;
+    },
+    get budget() {
+      return budget;
+    },
     sink,
     drift: () => drift?.report(Date.now()),
     challengerDrift: () => secondDrift?.report(Date.now()),
@@ -336,6 +370,8 @@ export async function startModelMonitoring(
 
     async close(timeoutMs) {
       const closeBy = performance.now() + timeoutMs;
+      // Closing while the store still opens (another start-up step failed): once it is open, close it.
+      await opened.catch(() => undefined);
       quality?.stop();
       // A retention or budget pass under way finishes its current statement; not past the deadline.
       let timer: NodeJS.Timeout | undefined;

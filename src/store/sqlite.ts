@@ -4,6 +4,7 @@
 // requests only posts a message and awaits the answer. Prediction records cross as one columnar
 // batch per message (a Float64Array and a string array), not one message per record.
 
+import module from 'node:module';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { StoreOps } from './queries.ts';
@@ -18,10 +19,12 @@ const WORKER_HEAP_LIMITS = { maxYoungGenerationSizeMb: 4 };
 type Reply = { id: number; ok: boolean; value?: unknown; message?: string; code?: unknown };
 
 // Emitted by `tsc` next to this file when the package is built; the repository runs the .ts directly.
+// The thread starts in ./sqlite-worker-boot.js, which turns on the compile cache before loading it.
 const WORKER_URL = new URL(
   import.meta.url.endsWith('.ts') ? './sqlite-worker.ts' : './sqlite-worker.js',
   import.meta.url,
 );
+const BOOT_URL = new URL('./sqlite-worker-boot.js', import.meta.url);
 
 export async function openSqliteStore(path: string, openTimeoutMs = OPEN_TIMEOUT_MS): Promise<Store> {
   const file = resolve(path);
@@ -33,7 +36,10 @@ export async function openSqliteStore(path: string, openTimeoutMs = OPEN_TIMEOUT
   // The worker only turns columnar batches into SQLite rows: a small young generation is plenty, and
   // the default (sized for a main thread) let its heap grow by ~25 MB of RSS under load (README,
   // Performance: memory).
-  const worker = new Worker(WORKER_URL, { workerData: { file }, resourceLimits: WORKER_HEAP_LIMITS });
+  const worker = new Worker(BOOT_URL, {
+    workerData: { file, entry: WORKER_URL.href, compileCache: module.getCompileCacheDir?.() !== undefined },
+    resourceLimits: WORKER_HEAP_LIMITS,
+  });
   worker.unref();
   await new Promise<void>((done, reject) => {
     const timer = setTimeout(() => {

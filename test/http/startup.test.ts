@@ -53,6 +53,8 @@ test('a SQLite path whose folder cannot be created (/proc) fails at once with wh
     c.stderr.join(''),
     /cannot open the SQLite store \/proc\/nope\/x\.db: .*ENOENT.*set STORE_URL to another file/,
   );
+  // The store opens while the app is built, and is awaited before listening: the port never opened.
+  assert.ok(!c.stdout.some((l) => JSON.parse(l).msg === 'listening'), c.stdout.join('\n'));
 });
 
 // The hung step is a read stuck in the kernel, which makes process.exit hang (it joins libuv's thread pool):
