@@ -12,6 +12,7 @@ export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export type Service = { proc: ChildProcess; port: number; url: string; exited: Promise<number | null> };
 
+import { V8_FLAGS } from '../bin/runtime.js';
 import { freePort } from '../test/helpers/server.ts';
 
 export { freePort };
@@ -19,7 +20,7 @@ export { freePort };
 /** `msg-cls serve` with the same V8 flags as `npm start`; logs go to /dev/null (still produced). */
 export async function startService(env: Record<string, string>): Promise<Service> {
   const port = await freePort();
-  const proc = spawn(process.execPath, ['--max-semi-space-size=2', 'bin/msg-cls.js', 'serve'], {
+  const proc = spawn(process.execPath, [...V8_FLAGS, 'bin/msg-cls.js', 'serve'], {
     cwd: ROOT,
     env: { ...process.env, STORE_URL: 'off', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'ignore', 'inherit'],

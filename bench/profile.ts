@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { V8_FLAGS } from '../bin/runtime.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -29,7 +30,7 @@ const dir = mkdtempSync(join(tmpdir(), 'msgcls-profile-'));
 const port = 20000 + Math.floor(Math.random() * 20000);
 const proc = spawn(
   process.execPath,
-  ['--max-semi-space-size=2', '--cpu-prof', `--cpu-prof-dir=${dir}`, join(ROOT, 'bin/msg-cls.js'), 'serve'],
+  [...V8_FLAGS, '--cpu-prof', `--cpu-prof-dir=${dir}`, join(ROOT, 'bin/msg-cls.js'), 'serve'],
   {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', STORE_URL: `sqlite:${join(dir, 'p.db')}` },

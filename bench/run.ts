@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { MALLOC_ENV } from '../bin/runtime.js';
+import { MALLOC_ENV, V8_FLAGS } from '../bin/runtime.js';
 import { loadSpamAssassin } from '../src/data/load.ts';
 import { pythonFixture, registryWith } from '../test/helpers/model-fixtures.ts';
 import { freePort } from './lib.ts';
@@ -300,9 +300,7 @@ function start(name: string, port: number, pin = PIN, launcherFlags = true): Pro
   // or with launcherFlags false as `node bin/msg-cls.js serve` (the bin re-executes itself with them);
   // the bare route with Node's defaults.
   const argv =
-    name === 'bare'
-      ? ['bench/bare-server.ts']
-      : [...(launcherFlags ? ['--max-semi-space-size=2'] : []), 'bin/msg-cls.js', 'serve'];
+    name === 'bare' ? ['bench/bare-server.ts'] : [...(launcherFlags ? V8_FLAGS : []), 'bin/msg-cls.js', 'serve'];
   const [cmd, cmdArgs] = pin ? ['taskset', ['-c', '0', process.execPath, ...argv]] : [process.execPath, argv];
   const proc = spawn(cmd, cmdArgs, {
     cwd: ROOT,

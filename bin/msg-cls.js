@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=2 --max-old-space-size=1024
 // Entry point. Plain JavaScript on purpose: it checks the Node.js version before any TypeScript source
 // loads (Node 20 would die on the ".ts" extension), makes sure `serve` runs with the V8 memory flags
 // however it was launched (./runtime.js), and turns on Node's compile cache (V8 code cache and the

@@ -22,16 +22,37 @@ check with \`node --version\`, then run this again; or run the container image, 
  * The V8 flags `msg-cls serve` runs with — the one list: the shebang, `npm start`, the Dockerfile and the
  * systemd unit repeat it so that those launchers need no re-execution (it costs one more Node.js boot:
  * ~140 ms of cold start on the loaded dev VM), and test/cli/launch.test.ts checks they agree.
+ * V8 reads them only when the heap is created (v8.setFlagsFromString later has no effect — measured),
+ * hence the re-execution.
  * --max-semi-space-size=2: V8's default young generation grows to tens of MB per semi-space under load,
- * which took RSS from ~115 MB to ~230 MB for the same throughput (bench/run.ts); V8 reads it only when
- * the heap is created (v8.setFlagsFromString later has no effect — measured), hence the re-execution.
+ * which took RSS from ~115 MB to ~230 MB for the same throughput (bench/run.ts).
+ * --max-old-space-size=1024: with a heap limit of 2 GB or more (V8's default on a machine with 8 GB or
+ * more) V8 lets the old generation grow 4× between full collections, below 2 GB by 1.3–2× — RSS after
+ * 30 s of 256-text batches was 180 MB with the default limit (4 GB here), 133 MB with 1024, 183 MB with
+ * 2048; after single texts 154–163 → 136 MB, at the same requests/s (README, Performance). The service's
+ * own heap holds requests in flight and small models (ONNX weights live outside it): tens of MB.
  */
-export const V8_FLAGS = ['--max-semi-space-size=2'];
+export const V8_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=1024'];
+
+/**
+ * Flags that set what a V8_FLAGS flag sets: given, they stand in for it. The image and the systemd unit
+ * size the heap to their memory limit (40 % of 256 MB ≈ 105 MB), which also keeps its growth small.
+ */
+const STANDS_IN_FOR = { '--max-old-space-size': ['--max-old-space-size-percentage', '--max-heap-size'] };
 
 /** The flags of V8_FLAGS not given on the command line or in NODE_OPTIONS (whatever value they were given). */
 export function missingV8Flags(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
   const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((a) => a.split('=', 1)[0].replaceAll('_', '-'));
-  return V8_FLAGS.filter((f) => !given.includes(f.split('=', 1)[0]));
+  return V8_FLAGS.filter((f) => {
+    const name = f.split('=', 1)[0];
+    return ![name, ...(STANDS_IN_FOR[name] ?? [])].some((n) => given.includes(n));
+  });
+}
+
+/** The flags that, given by a launcher, stand in for the V8_FLAGS flag `flag` (itself included). */
+export function acceptedFor(flag) {
+  const name = flag.split('=', 1)[0];
+  return [name, ...(STANDS_IN_FOR[name] ?? [])];
 }
 
 /**

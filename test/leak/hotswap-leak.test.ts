@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { V8_FLAGS } from '../../bin/runtime.js';
 import { ROOT } from '../helpers/server.ts';
 
 const RUN = fileURLToPath(new URL('../fixtures/hotswap-leak-run.ts', import.meta.url));
 
 test('50 swaps back and forth leak neither models nor memory', async (t) => {
-  const child = spawn(process.execPath, ['--expose-gc', '--max-semi-space-size=2', RUN], {
+  const child = spawn(process.execPath, ['--expose-gc', ...V8_FLAGS, RUN], {
     cwd: ROOT,
     // As the Dockerfile sets it: see the note there on MALLOC_MMAP_THRESHOLD_.
     env: { ...process.env, MALLOC_MMAP_THRESHOLD_: '131072' },
