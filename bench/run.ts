@@ -197,7 +197,7 @@ returning a constant, loads each on loopback with the same client — wrk when i
 that leaves the CPU to the servers), else autocannon — with the same body, in rounds alternating
 between them, and prints requests/s, p50/p99 latency, each one's ratio to the bare route,
 cold start (spawn → first 200 from /ready, median of N; also when \`node bin/msg-cls.js serve\` re-executes
-itself with the V8 flags), single-connection latency, and RSS after the run. With wrk, taskset and
+itself with the V8 flags, and the bare route's, the floor), single-connection latency, and RSS after the run. With wrk, taskset and
 two CPUs, servers are pinned to CPU 0 and wrk to CPU 1 (--no-pin to turn that off).
 Targets (issue 8): default config ≥ 0.6 of bare Fastify's req/s at 32 connections, p99 ≤ 3 ms,
 single-connection p99 ≤ 1 ms, cold start ≤ 250 ms; with --long, RSS ≤ 130 MB after S s of single texts,
@@ -312,6 +312,9 @@ function start(name: string, port: number, pin = PIN, launcherFlags = true): Pro
       ...process.env,
       ML_PAYLOAD_SAMPLE_RATE: '0.01',
       ...VARIANTS[name].env,
+      // The bin turns Node's compile cache on for the service; the bare route gets it too, so that its
+      // cold start is what any Fastify service on this machine pays before it answers.
+      ...(name === 'bare' ? { NODE_COMPILE_CACHE: join(tmpdir(), 'node-compile-cache') } : {}),
       PORT: String(port),
       HOST: '127.0.0.1',
       NODE_OPTIONS: '',
@@ -470,6 +473,17 @@ async function coldStart(launcherFlags = true): Promise<number> {
   return ms;
 }
 
+// The same for the bare route: spawn → first 200 from POST /predict.
+async function coldStartBare(): Promise<number> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const p = start('bare', port, false);
+  await waitFor200(`http://127.0.0.1:${port}/predict`, 'POST', '{"text":"x"}');
+  const ms = performance.now() - t0;
+  await stop(p);
+  return ms;
+}
+
 const log = (s: string) => {
   if (!args.json) process.stderr.write(`${s}\n`);
 };
@@ -479,13 +493,16 @@ log(
 );
 const colds: number[] = [];
 const coldsReexec: number[] = [];
+const coldsBare: number[] = [];
 // Interleaved, so that both see the same machine.
 for (let i = 0; i < COLD_STARTS; i++) {
   colds.push(await coldStart());
   coldsReexec.push(await coldStart(false));
+  coldsBare.push(await coldStartBare());
 }
 log(`cold starts (ms): ${colds.map((c) => c.toFixed(0)).join(', ')}`);
 log(`cold starts, re-executed by the bin (ms): ${coldsReexec.map((c) => c.toFixed(0)).join(', ')}`);
+log(`cold starts, bare Fastify route (ms): ${coldsBare.map((c) => c.toFixed(0)).join(', ')}`);
 
 const procs: Record<string, Proc> = {};
 for (const name of NAMES) procs[name] = start(name, await freePort());
@@ -694,6 +711,7 @@ const report = {
       )
     : {},
   cold_start_reexec_ms: Math.round(median(coldsReexec)),
+  cold_start_bare_ms: Math.round(median(coldsBare)),
   single_connection: single,
   long: longRun,
   targets: {
@@ -748,6 +766,7 @@ ${Object.entries(t)
   .map(([k, v]) => `  ${k.padEnd(28)} ${String(v.value).padStart(7)}   (target ${v.target}: ${v.ok ? 'ok' : 'MISSED'})`)
   .join('\n')}
 cold start re-executed by the bin: ${report.cold_start_reexec_ms} ms (\`node bin/msg-cls.js serve\` without the V8 flags; median of ${COLD_STARTS})
+cold start of the bare Fastify route: ${report.cold_start_bare_ms} ms (the floor on this machine; median of ${COLD_STARTS})
 RSS after run    ${rss} MB   (${mainName}, after ${ROUNDS} × ${DURATION} s${args.long ? '' : '; --long for the 60 s memory runs'})
 RSS by variant   ${Object.entries(rssByVariant)
     .map(([n, mb]) => `${n} ${mb} MB`)
