@@ -40,19 +40,16 @@ export const V8_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=1024']
  */
 const STANDS_IN_FOR = { '--max-old-space-size': ['--max-old-space-size-percentage', '--max-heap-size'] };
 
-/** The flags of V8_FLAGS not given on the command line or in NODE_OPTIONS (whatever value they were given). */
-export function missingV8Flags(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((a) => a.split('=', 1)[0].replaceAll('_', '-'));
-  return V8_FLAGS.filter((f) => {
-    const name = f.split('=', 1)[0];
-    return ![name, ...(STANDS_IN_FOR[name] ?? [])].some((n) => given.includes(n));
-  });
-}
-
 /** The flags that, given by a launcher, stand in for the V8_FLAGS flag `flag` (itself included). */
 export function acceptedFor(flag) {
   const name = flag.split('=', 1)[0];
   return [name, ...(STANDS_IN_FOR[name] ?? [])];
+}
+
+/** The flags of V8_FLAGS not given on the command line or in NODE_OPTIONS (whatever value they were given). */
+export function missingV8Flags(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
+  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((a) => a.split('=', 1)[0].replaceAll('_', '-'));
+  return V8_FLAGS.filter((f) => !acceptedFor(f).some((n) => given.includes(n)));
 }
 
 /**

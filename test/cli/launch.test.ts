@@ -92,7 +92,8 @@ describe('V8 memory flags', () => {
     assert.deepEqual(settings.v8_flags, V8_FLAGS);
     assert.equal(settings.added_by_reexec, V8_FLAGS.join(' '));
     // In effect, not only on the command line: the heap limit is the 1024 MB old space plus the young one.
-    assert.ok(settings.heap_limit_mb >= 1024 && settings.heap_limit_mb <= 1040, `heap ${settings.heap_limit_mb} MB`);
+    const heapMb = Number(settings.heap_limit_mb);
+    assert.ok(heapMb >= 1024 && heapMb <= 1040, `heap ${heapMb} MB`);
     assert.equal(settings.pid, c.proc.pid, 'the process image was replaced, not wrapped');
     // glibc reads its settings at process start only: the re-executed image got them.
     const environ = readFileSync(`/proc/${c.proc.pid}/environ`, 'utf8').split('\0');
