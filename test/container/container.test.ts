@@ -228,6 +228,8 @@ describe('the production image, built and run with podman', () => {
 
   test('the compile cache warmed at build time is read by the service user (uid 1000) from the read-only image', async () => {
     // Node keys the cache directory by uid: a cache written by root would silently never be used.
+    // `serve --help` loads the service's modules (server.ts among them) without starting a second one;
+    // `--version` no longer does (the CLI loads only the module of the command it runs).
     const { stderr } = await podman([
       'exec',
       '-e',
@@ -235,7 +237,8 @@ describe('the production image, built and run with podman', () => {
       NAME,
       'node',
       'bin/msg-cls.js',
-      '--version',
+      'serve',
+      '--help',
     ]);
     assert.match(stderr, /V8 code cache for ESM file:\/\/\/app\/src\/cli\/main\.ts was accepted/);
     assert.match(
