@@ -462,23 +462,14 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-async function coldStart(launcherFlags = true): Promise<number> {
+/** Spawn → first 200: from /ready for the service, from POST /predict for the bare route. */
+async function coldStart(name: 'service' | 'bare', launcherFlags = true): Promise<number> {
   const port = await freePort();
   const t0 = performance.now();
   // Not pinned: start-up may use the machine's cores as it would in production.
-  const p = start('service', port, false, launcherFlags);
-  await waitFor200(`http://127.0.0.1:${port}/ready`);
-  const ms = performance.now() - t0;
-  await stop(p);
-  return ms;
-}
-
-// The same for the bare route: spawn → first 200 from POST /predict.
-async function coldStartBare(): Promise<number> {
-  const port = await freePort();
-  const t0 = performance.now();
-  const p = start('bare', port, false);
-  await waitFor200(`http://127.0.0.1:${port}/predict`, 'POST', '{"text":"x"}');
+  const p = start(name, port, false, launcherFlags);
+  if (name === 'bare') await waitFor200(`http://127.0.0.1:${port}/predict`, 'POST', '{"text":"x"}');
+  else await waitFor200(`http://127.0.0.1:${port}/ready`);
   const ms = performance.now() - t0;
   await stop(p);
   return ms;
@@ -496,9 +487,9 @@ const coldsReexec: number[] = [];
 const coldsBare: number[] = [];
 // Interleaved, so that both see the same machine.
 for (let i = 0; i < COLD_STARTS; i++) {
-  colds.push(await coldStart());
-  coldsReexec.push(await coldStart(false));
-  coldsBare.push(await coldStartBare());
+  colds.push(await coldStart('service'));
+  coldsReexec.push(await coldStart('service', false));
+  coldsBare.push(await coldStart('bare'));
 }
 log(`cold starts (ms): ${colds.map((c) => c.toFixed(0)).join(', ')}`);
 log(`cold starts, re-executed by the bin (ms): ${coldsReexec.map((c) => c.toFixed(0)).join(', ')}`);

@@ -40,15 +40,23 @@ export const V8_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=1024']
  */
 const STANDS_IN_FOR = { '--max-old-space-size': ['--max-old-space-size-percentage', '--max-heap-size'] };
 
+const flagName = (arg) => arg.split('=', 1)[0].replaceAll('_', '-');
+
 /** The flags that, given by a launcher, stand in for the V8_FLAGS flag `flag` (itself included). */
 export function acceptedFor(flag) {
-  const name = flag.split('=', 1)[0];
+  const name = flagName(flag);
   return [name, ...(STANDS_IN_FOR[name] ?? [])];
+}
+
+/** The V8_FLAGS flags and their stand-ins given on the command line or in NODE_OPTIONS, as given. */
+export function givenV8Flags(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
+  const names = V8_FLAGS.flatMap(acceptedFor);
+  return [...new Set([...execArgv, ...nodeOptions.split(/\s+/)].filter((a) => names.includes(flagName(a))))];
 }
 
 /** The flags of V8_FLAGS not given on the command line or in NODE_OPTIONS (whatever value they were given). */
 export function missingV8Flags(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
-  const given = [...execArgv, ...nodeOptions.split(/\s+/)].map((a) => a.split('=', 1)[0].replaceAll('_', '-'));
+  const given = givenV8Flags(execArgv, nodeOptions).map(flagName);
   return V8_FLAGS.filter((f) => !acceptedFor(f).some((n) => given.includes(n)));
 }
 

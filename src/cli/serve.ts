@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { getHeapStatistics } from 'node:v8';
-import { acceptedFor, addedV8Flags, missingV8Flags, V8_FLAGS } from '../../bin/runtime.js';
+import { addedV8Flags, givenV8Flags, missingV8Flags } from '../../bin/runtime.js';
 import { CONFIG_VARS, loadConfig } from '../config.ts';
 import type { Logs } from '../monitoring/logging.ts';
 import { ModelUnloadableError, startEventLoopWatchdog, WATCHDOG_EXIT_CODE } from '../monitoring/watchdog.ts';
@@ -179,13 +179,9 @@ function explainStartupError(err: unknown, host: string, port: number): unknown 
 
 /** Says which V8 memory settings are in effect, and warns when one is missing (RSS would double under load). */
 function logMemorySettings(logger: Logs['service']): void {
-  // As given (the image's heap share stands in for the fixed heap limit: acceptedFor).
-  const names = V8_FLAGS.flatMap(acceptedFor);
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].filter((a) =>
-    names.includes(a.split('=', 1)[0].replaceAll('_', '-')),
-  );
   const settings = {
-    v8_flags: [...new Set(given)],
+    // As given: the image's heap share stands in for the fixed heap limit.
+    v8_flags: givenV8Flags(),
     added_by_reexec: addedV8Flags() || undefined,
     node_options: process.env.NODE_OPTIONS || undefined,
     heap_limit_mb: Math.round(getHeapStatistics().heap_size_limit / 2 ** 20),

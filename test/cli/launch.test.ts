@@ -6,7 +6,14 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { acceptedFor, MALLOC_ENV, missingV8Flags, nodeVersionProblem, V8_FLAGS } from '../../bin/runtime.js';
+import {
+  acceptedFor,
+  givenV8Flags,
+  MALLOC_ENV,
+  missingV8Flags,
+  nodeVersionProblem,
+  V8_FLAGS,
+} from '../../bin/runtime.js';
 import { CLI, ROOT, spawnCli } from '../helpers/server.ts';
 
 const NODE20 = '/usr/bin/node';
@@ -52,6 +59,11 @@ describe('V8 memory flags', () => {
     assert.deepEqual(missingV8Flags(['--max-semi-space-size=4'], ''), ['--max-old-space-size=1024']);
     // A heap sized as a share of the memory (the image, the systemd unit) stands in for the fixed limit.
     assert.deepEqual(missingV8Flags([], '--max-old-space-size-percentage=40 --max_semi_space_size=2'), []);
+    // What the start log shows: as given, stand-ins included, nothing else.
+    assert.deepEqual(givenV8Flags(['--inspect'], '--max-old-space-size-percentage=40 --max_semi_space_size=2'), [
+      '--max-old-space-size-percentage=40',
+      '--max_semi_space_size=2',
+    ]);
   });
 
   test('every launcher that gives them itself gives the same ones (shebang, npm start, Dockerfile, systemd unit)', () => {
